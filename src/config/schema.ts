@@ -1,0 +1,252 @@
+import { z } from "zod";
+import { SEVERITIES } from "../model/finding.js";
+
+// One schema for the whole config. Every key is optional: an empty file (or no file) is valid.
+
+const accountId = z.string().regex(/^\d{12}$/, "an AWS account id is 12 digits");
+const isoDate = z.union([z.string(), z.date()]).transform((v, ctx) => {
+  const d = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(d.getTime())) {
+    ctx.addIssue({ code: "custom", message: `not a date: ${String(v)}` });
+    return z.NEVER;
+  }
+  return d;
+});
+
+const severity = z.enum(SEVERITIES);
+
+export const awsSchema = z
+  .object({
+    region: z.string().default("us-east-1"),
+    endpoint: z.url().optional(),
+    mode: z.enum(["api", "credential-report", "auto"]).default("auto"),
+    profile: z.string().optional(),
+    maxAttempts: z.number().int().min(1).max(20).default(8),
+    /** Concurrent API calls within one account. */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** Accounts scanned at once. */
+    accountConcurrency: z.number().int().min(1).max(64).default(4),
+    /** auto mode: above this many users, prefer the credential report. */
+    reportThreshold: z.number().int().min(0).default(200),
+  })
+  .strict();
+
+const accountEntry = z.union([
+  z
+    .object({
+      id: accountId,
+      alias: z.string().optional(),
+      roleArn: z.string().startsWith("arn:").optional(),
+      roleName: z.string().optional(),
+      externalId: z.string().optional(),
+      region: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ids: z.array(accountId).min(1),
+      roleName: z.string().optional(),
+      externalId: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      discover: z.literal("organizations"),
+      roleName: z.string().optional(),
+      externalId: z.string().optional(),
+      exclude: z.array(accountId).default([]),
+    })
+    .strict(),
+]);
+
+const checksSchema = z
+  .object({
+    "key-inactive": z
+      .object({
+        enabled: z.boolean().default(true),
+        days: z.number().int().min(1).default(90),
+        severity: severity.default("medium"),
+      })
+      .strict()
+      .default({ enabled: true, days: 90, severity: "medium" }),
+    "key-age": z
+      .object({
+        enabled: z.boolean().default(true),
+        expireDays: z.number().int().min(1).default(180),
+        warnDays: z.number().int().min(0).default(15),
+      })
+      .strict()
+      .refine((v) => v.warnDays < v.expireDays, { message: "warnDays must be less than expireDays" })
+      .default({ enabled: true, expireDays: 180, warnDays: 15 }),
+    "root-access-key": z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    "iam-change": z
+      .object({
+        enabled: z.boolean().default(true),
+        adminGroup: z.string().optional(),
+        adminUsers: z.array(z.string()).default([]),
+        principalTypes: z.array(z.string()).default(["IAMUser"]),
+        actions: z.array(z.string()).optional(),
+        quarantine: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    "source-ip": z
+      .object({
+        enabled: z.boolean().default(true),
+        allowlists: z.record(z.string(), z.string()).default({}),
+        default: z.array(z.string()).default([]),
+        accounts: z.record(z.string(), z.array(z.string())).default({}),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .default({
+    "key-inactive": { enabled: true, days: 90, severity: "medium" },
+    "key-age": { enabled: true, expireDays: 180, warnDays: 15 },
+    "root-access-key": { enabled: true },
+  });
+
+const exceptionEntry = z
+  .object({
+    user: z.string().optional(),
+    key: z.string().optional(),
+    tag: z.string().optional(),
+    check: z.string().optional(),
+    until: isoDate.optional(),
+    reason: z.string().optional(),
+  })
+  .strict()
+  .refine((e) => e.user || e.key || e.tag, { message: "an exception names a user, a key or a tag" });
+
+const owner = z
+  .object({
+    jiraProject: z.string().optional(),
+    jiraAssignee: z.string().optional(),
+    jiraParent: z.string().optional(),
+    slack: z.array(z.string()).optional(),
+    email: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const notifySchema = z
+  .object({
+    slack: z
+      .object({
+        enabled: z.boolean().default(true),
+        token: z.string().optional(),
+        webhookUrl: z.url().optional(),
+        channel: z.string().optional(),
+        dmOwners: z.boolean().default(true),
+        renotifyHours: z.number().min(0).default(24),
+        apiUrl: z.url().optional(),
+      })
+      .strict()
+      .optional(),
+    jira: z
+      .object({
+        enabled: z.boolean().default(true),
+        url: z.url(),
+        email: z.string().optional(),
+        token: z.string(),
+        apiVersion: z.union([z.literal(2), z.literal(3)]).default(3),
+        project: z.string().optional(),
+        issueType: z.string().default("Task"),
+        labels: z.array(z.string()).default(["iamwarden"]),
+        parent: z.string().optional(),
+        onReopen: z.enum(["reopen", "recreate"]).default("reopen"),
+      })
+      .strict()
+      .optional(),
+    pagerduty: z
+      .object({
+        enabled: z.boolean().default(true),
+        routingKey: z.string(),
+        routingKeys: z.record(z.string(), z.string()).default({}),
+        minSeverity: severity.default("high"),
+        url: z.url().default("https://events.pagerduty.com/v2/enqueue"),
+      })
+      .strict()
+      .optional(),
+    sns: z
+      .object({ enabled: z.boolean().default(true), topicArn: z.string().startsWith("arn:") })
+      .strict()
+      .optional(),
+    webhook: z
+      .object({
+        enabled: z.boolean().default(true),
+        url: z.url(),
+        secret: z.string().optional(),
+        timeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .optional(),
+    templates: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+  .default({ templates: {} });
+
+const remediationCheck = z
+  .object({
+    enabled: z.boolean().default(false),
+    graceDays: z.number().min(0).default(14),
+    deleteAfterDays: z.number().min(0).optional(),
+  })
+  .strict();
+
+const remediationSchema = z
+  .object({
+    accounts: z.array(accountId).default([]),
+    "key-inactive": remediationCheck.optional(),
+    "key-age": remediationCheck.optional(),
+    "iam-change": remediationCheck.optional(),
+    maxPerRun: z.number().int().min(0).default(20),
+    maxShare: z.number().min(0).max(1).default(0.25),
+    quarantine: z
+      .object({
+        policyName: z.string().default("iamwarden-quarantine"),
+        denyAll: z.boolean().default(false),
+        breakGlassUsers: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [] }),
+  })
+  .strict()
+  .default({
+    accounts: [],
+    maxPerRun: 20,
+    maxShare: 0.25,
+    quarantine: { policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [] },
+  });
+
+export const configSchema = z
+  .object({
+    store: z.string().default("./iamwarden.db"),
+    aws: awsSchema.default(awsSchema.parse({})),
+    accounts: z.array(accountEntry).default([]),
+    checks: checksSchema,
+    exceptions: z.record(z.string(), z.array(exceptionEntry)).default({}),
+    /** IAM user tag keys that exempt a user (e.g. iamwarden:exempt). */
+    exemptTags: z.array(z.string()).default(["iamwarden:exempt"]),
+    notify: notifySchema,
+    owners: z
+      .object({
+        default: owner.optional(),
+        accounts: z.record(z.string(), owner).default({}),
+        users: z.union([z.string(), z.record(z.string(), z.record(z.string(), z.string()))]).optional(),
+        userTags: z.array(z.string()).default(["email", "slack"]),
+      })
+      .strict()
+      .default({ accounts: {}, userTags: ["email", "slack"] }),
+    remediation: remediationSchema,
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type AccountEntry = z.infer<typeof accountEntry>;
+export type ExceptionEntry = z.infer<typeof exceptionEntry>;
+export type OwnerEntry = z.infer<typeof owner>;
+export type ChecksConfig = Config["checks"];

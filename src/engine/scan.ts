@@ -1,0 +1,151 @@
+import { keyAge } from "../checks/key-age.js";
+import { keyInactive } from "../checks/key-inactive.js";
+import { rootAccessKey } from "../checks/root-access-key.js";
+import type { Config } from "../config/schema.js";
+import type { Candidate } from "../model/finding.js";
+import type { AccessKey, AccountSnapshot } from "../model/observations.js";
+import type { AccountReader, AccountTarget } from "../sources/account-reader.js";
+import type { Store } from "../store/store.js";
+import { exceptionsFor, matchException } from "./exceptions.js";
+import { emptySummary, type PlanSummary, planReconcile } from "./reconcile.js";
+import type { Router } from "./routing.js";
+
+export interface AccountResult {
+  account: AccountTarget;
+  ok: boolean;
+  error?: string | undefined;
+  snapshot?: AccountSnapshot | undefined;
+  summary: PlanSummary;
+  candidates: number;
+}
+
+export interface ScanDeps {
+  store: Store;
+  route: Router;
+  now: Date;
+  runId: string;
+  /** Called as each account finishes (progress bars, logs). */
+  onAccount?: (r: AccountResult) => void;
+}
+
+/** The state checks enabled in config, applied to one snapshot. Pure. */
+export function runStateChecks(snapshot: AccountSnapshot, checks: Config["checks"], now: Date) {
+  const ran: string[] = [];
+  const candidates: Candidate[] = [];
+  const ki = checks["key-inactive"];
+  if (ki.enabled) {
+    ran.push(keyInactive.name);
+    candidates.push(...keyInactive.run(snapshot.keys, ki, now));
+  }
+  const ka = checks["key-age"];
+  if (ka.enabled) {
+    ran.push(keyAge.name);
+    candidates.push(...keyAge.run(snapshot.keys, ka, now));
+  }
+  // Only a credential report shows root keys; an API read cannot judge them, so leaves them be.
+  if (checks["root-access-key"].enabled && snapshot.root) {
+    ran.push(rootAccessKey.name);
+    candidates.push(...rootAccessKey.run(snapshot, {}, now));
+  }
+  return { ran, candidates };
+}
+
+/** Keys behind candidates, so that only those need ids or tags fetched. */
+function keysWithCandidates(snapshot: AccountSnapshot, candidates: Candidate[]): AccessKey[] {
+  const users = new Set(candidates.map((c) => c.details.username));
+  return snapshot.keys.filter((k) => users.has(k.user));
+}
+
+/**
+ * Judges one account's snapshot and reconciles its findings in one transaction. A snapshot that
+ * is not complete never resolves anything.
+ */
+export async function reconcileSnapshot(
+  snapshot: AccountSnapshot,
+  config: Config,
+  deps: ScanDeps,
+  reader?: AccountReader,
+  target?: AccountTarget,
+): Promise<{ summary: PlanSummary; candidates: number }> {
+  let { ran, candidates } = runStateChecks(snapshot, config.checks, deps.now);
+
+  // Report-derived keys have no ids: fetch them only for users with candidates, then judge again
+  // so that the findings are keyed by the real key id.
+  if (reader?.resolveKeyIds && target && snapshot.keys.some((k) => !k.keyId) && candidates.length) {
+    await reader.resolveKeyIds(target, keysWithCandidates(snapshot, candidates));
+    ({ ran, candidates } = runStateChecks(snapshot, config.checks, deps.now));
+  }
+
+  const tags = new Map<string, Record<string, string>>();
+  if (reader?.userTags && target) {
+    for (const user of new Set(candidates.map((c) => c.owner).filter((u): u is string => Boolean(u)))) {
+      if (user === "<root_account>") continue;
+      tags.set(user, await reader.userTags(target, user));
+    }
+  }
+  const entries = exceptionsFor(config.exceptions, snapshot.account.id);
+  const result = await deps.store.reconcile({ account: snapshot.account.id, checks: ran }, (existing) =>
+    planReconcile(existing, {
+      account: snapshot.account.id,
+      checks: ran,
+      kind: "state",
+      complete: snapshot.complete,
+      candidates,
+      suppress: (c) =>
+        matchException(
+          c,
+          { entries, userTags: c.owner ? tags.get(c.owner) : undefined, exemptTags: config.exemptTags },
+          deps.now,
+        ),
+      route: deps.route,
+      renotifyHours: config.notify.slack?.renotifyHours ?? 24,
+      now: deps.now,
+      runId: deps.runId,
+    }),
+  );
+  return {
+    summary: (result as { summary?: PlanSummary }).summary ?? emptySummary(),
+    candidates: candidates.length,
+  };
+}
+
+/** Scans accounts with bounded concurrency; one account failing never stops the others. */
+export async function scanAccounts(
+  targets: AccountTarget[],
+  reader: AccountReader,
+  config: Config,
+  deps: ScanDeps,
+): Promise<AccountResult[]> {
+  const { default: pLimit } = await import("p-limit");
+  const limit = pLimit(config.aws.accountConcurrency);
+  return Promise.all(
+    targets.map((target) =>
+      limit(async (): Promise<AccountResult> => {
+        let result: AccountResult;
+        try {
+          const snapshot = await reader.read(target);
+          const r = await reconcileSnapshot(snapshot, config, deps, reader, target);
+          result = { account: target, ok: true, snapshot, ...r };
+        } catch (e) {
+          result = {
+            account: target,
+            ok: false,
+            error: describeError(e),
+            summary: emptySummary(),
+            candidates: 0,
+          };
+        }
+        deps.onAccount?.(result);
+        return result;
+      }),
+    ),
+  );
+}
+
+/** One line for a failed account: the AWS error code and message when there is one. */
+export function describeError(e: unknown): string {
+  const err = e as { name?: string; Code?: string; message?: string };
+  const code = err.Code ?? err.name;
+  const msg = err.message ?? String(e);
+  return code && code !== "Error" && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
+}

@@ -1,0 +1,54 @@
+// Plain records that sources yield and checks judge. No behaviour here.
+
+export interface AccountRef {
+  id: string;
+  alias?: string | undefined;
+}
+
+export type KeyStatus = "Active" | "Inactive";
+
+/** One IAM access key as observed, from the API or a credential report row. */
+export interface AccessKey {
+  account: AccountRef;
+  user: string;
+  userArn?: string | undefined;
+  /** Unknown when read from a credential report that could not be matched to ListAccessKeys. */
+  keyId?: string | undefined;
+  /** Credential report column (1 or 2); present for report-derived keys. */
+  slot?: 1 | 2 | undefined;
+  status: KeyStatus;
+  createDate: Date;
+  lastUsed?: Date | undefined;
+  lastUsedService?: string | undefined;
+  lastUsedRegion?: string | undefined;
+  /** Why keyId is missing, when it is. */
+  matchNote?: string | undefined;
+}
+
+export interface IamUser {
+  account: AccountRef;
+  name: string;
+  arn?: string | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+export interface RootKey {
+  slot: 1 | 2;
+  active: boolean;
+  lastRotated?: Date | undefined;
+  lastUsed?: Date | undefined;
+}
+
+/**
+ * Everything one read of one account saw. `complete` is false when part of the read failed:
+ * state findings are only resolved by a complete snapshot.
+ */
+export interface AccountSnapshot {
+  account: AccountRef;
+  source: "api" | "credential-report";
+  users: IamUser[];
+  keys: AccessKey[];
+  root?: RootKey[] | undefined;
+  complete: boolean;
+  warnings: string[];
+}

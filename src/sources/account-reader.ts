@@ -1,0 +1,22 @@
+import type { AccessKey, AccountSnapshot } from "../model/observations.js";
+
+/** An account to read, after config resolution (role to assume, discovered alias…). */
+export interface AccountTarget {
+  id: string;
+  alias?: string | undefined;
+  roleArn?: string | undefined;
+  externalId?: string | undefined;
+  region?: string | undefined;
+}
+
+/** What the scan needs from a source of account inventories. */
+export interface AccountReader {
+  read(target: AccountTarget): Promise<AccountSnapshot>;
+  /** Tags of one IAM user (fetched only for users that have a candidate finding). */
+  userTags?(target: AccountTarget, user: string): Promise<Record<string, string>>;
+  /**
+   * Fills in key ids for report-derived keys that have candidates (ListAccessKeys per user,
+   * matched by creation date). Returns the keys with keyId or matchNote set.
+   */
+  resolveKeyIds?(target: AccountTarget, keys: AccessKey[]): Promise<void>;
+}

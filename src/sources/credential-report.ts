@@ -1,0 +1,186 @@
+import { parse } from "csv-parse/sync";
+import { UserError } from "../errors.js";
+import type { AccessKey, AccountRef, AccountSnapshot, IamUser, RootKey } from "../model/observations.js";
+
+// The IAM credential report, as GetCredentialReport returns it (base64-decoded CSV).
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html
+
+const REQUIRED = [
+  "user",
+  "arn",
+  "user_creation_time",
+  "access_key_1_active",
+  "access_key_1_last_rotated",
+  "access_key_1_last_used_date",
+  "access_key_1_last_used_region",
+  "access_key_1_last_used_service",
+  "access_key_2_active",
+  "access_key_2_last_rotated",
+  "access_key_2_last_used_date",
+  "access_key_2_last_used_region",
+  "access_key_2_last_used_service",
+] as const;
+
+/** Values the report uses for "nothing here": N/A, no_information, not_supported, empty. */
+const ABSENT = new Set(["", "N/A", "no_information", "not_supported"]);
+
+export interface ReportRow {
+  line: number;
+  user: string;
+  arn: string;
+  account: string;
+  isRoot: boolean;
+  keys: {
+    slot: 1 | 2;
+    active: boolean;
+    lastRotated?: Date | undefined;
+    lastUsed?: Date | undefined;
+    lastUsedRegion?: string | undefined;
+    lastUsedService?: string | undefined;
+  }[];
+}
+
+/**
+ * Accepts the CSV itself, or the JSON that `aws iam get-credential-report` prints (Content is
+ * base64), so a user can save either.
+ */
+export function reportText(raw: string, file: string): string {
+  const t = raw.replace(/^\uFEFF/, "").trimStart();
+  if (t.startsWith("{")) {
+    let doc: { Content?: unknown };
+    try {
+      doc = JSON.parse(t);
+    } catch (e) {
+      throw new UserError(`${file}:1: not a credential report (invalid JSON: ${(e as Error).message})`);
+    }
+    if (typeof doc.Content !== "string") throw new UserError(`${file}:1: JSON without a Content field`);
+    return Buffer.from(doc.Content, "base64").toString("utf8");
+  }
+  if (!t.includes(",") && /^[A-Za-z0-9+/=\s]+$/.test(t) && t.length > 0) {
+    return Buffer.from(t, "base64").toString("utf8");
+  }
+  return t;
+}
+
+function date(v: string, file: string, line: number, column: string): Date | undefined {
+  if (ABSENT.has(v)) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime()))
+    throw new UserError(`${file}:${line}: ${column} is not a date: ${JSON.stringify(v)}`);
+  return d;
+}
+
+function bool(v: string, file: string, line: number, column: string): boolean {
+  if (v === "true") return true;
+  if (v === "false" || ABSENT.has(v)) return false;
+  throw new UserError(`${file}:${line}: ${column} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+const text = (v: string | undefined): string | undefined =>
+  v === undefined || ABSENT.has(v) ? undefined : v;
+
+/** Parses a credential report; every error names the file and the line. */
+export function parseCredentialReport(csv: string, file: string): ReportRow[] {
+  let records: string[][];
+  try {
+    records = parse(csv, { relax_column_count: false, skip_empty_lines: true, trim: true });
+  } catch (e) {
+    const err = e as Error & { lines?: number };
+    throw new UserError(`${file}:${err.lines ?? 1}: ${err.message.replace(/^Invalid Record Length: /, "")}`);
+  }
+  const header = records[0];
+  if (!header) throw new UserError(`${file}:1: the credential report is empty`);
+  const col = new Map(header.map((h, i) => [h, i]));
+  const missing = REQUIRED.filter((c) => !col.has(c));
+  if (missing.length) throw new UserError(`${file}:1: not a credential report: missing column ${missing[0]}`);
+
+  const rows: ReportRow[] = [];
+  for (let i = 1; i < records.length; i++) {
+    const rec = records[i]!;
+    const line = i + 1;
+    const get = (c: string) => rec[col.get(c)!] ?? "";
+    const arn = get("arn");
+    const account = /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1];
+    if (!account) throw new UserError(`${file}:${line}: arn is not an IAM ARN: ${JSON.stringify(arn)}`);
+    const keys: ReportRow["keys"] = [];
+    for (const slot of [1, 2] as const) {
+      const p = `access_key_${slot}_`;
+      const active = bool(get(`${p}active`), file, line, `${p}active`);
+      const lastRotated = date(get(`${p}last_rotated`), file, line, `${p}last_rotated`);
+      // A slot with no creation date and not active holds no key.
+      if (!active && !lastRotated) continue;
+      keys.push({
+        slot,
+        active,
+        lastRotated,
+        lastUsed: date(get(`${p}last_used_date`), file, line, `${p}last_used_date`),
+        lastUsedRegion: text(get(`${p}last_used_region`)),
+        lastUsedService: text(get(`${p}last_used_service`)),
+      });
+    }
+    const user = get("user");
+    rows.push({ line, user, arn, account, isRoot: user === "<root_account>" || arn.endsWith(":root"), keys });
+  }
+  return rows;
+}
+
+/**
+ * Turns report rows into one snapshot per account. Keys have no ids here: the report does not
+ * carry them; the AWS source matches them later for the keys that have findings.
+ */
+export function snapshotsFromReport(
+  rows: ReportRow[],
+  aliases: Record<string, string | undefined> = {},
+): AccountSnapshot[] {
+  const byAccount = new Map<string, AccountSnapshot>();
+  for (const row of rows) {
+    let snap = byAccount.get(row.account);
+    if (!snap) {
+      const account: AccountRef = { id: row.account, alias: aliases[row.account] };
+      snap = {
+        account,
+        source: "credential-report",
+        users: [],
+        keys: [],
+        root: [],
+        complete: true,
+        warnings: [],
+      };
+      byAccount.set(row.account, snap);
+    }
+    if (row.isRoot) {
+      snap.root = row.keys.map(
+        (k): RootKey => ({
+          slot: k.slot,
+          active: k.active,
+          lastRotated: k.lastRotated,
+          lastUsed: k.lastUsed,
+        }),
+      );
+      continue;
+    }
+    const user: IamUser = { account: snap.account, name: row.user, arn: row.arn };
+    snap.users.push(user);
+    for (const k of row.keys) {
+      if (!k.lastRotated) {
+        snap.warnings.push(
+          `line ${row.line}: key ${k.slot} of ${row.user} is active but has no creation date`,
+        );
+        continue;
+      }
+      const key: AccessKey = {
+        account: snap.account,
+        user: row.user,
+        userArn: row.arn,
+        slot: k.slot,
+        status: k.active ? "Active" : "Inactive",
+        createDate: k.lastRotated,
+        lastUsed: k.lastUsed,
+        lastUsedRegion: k.lastUsedRegion,
+        lastUsedService: k.lastUsedService,
+      };
+      snap.keys.push(key);
+    }
+  }
+  return [...byAccount.values()];
+}

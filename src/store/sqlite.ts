@@ -1,0 +1,286 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Finding } from "../model/finding.js";
+import { migrations } from "./migrations/index.js";
+import {
+  auditFromRow,
+  eventFromRow,
+  FINDING_COLUMNS,
+  findingFromRow,
+  findingToValues,
+  outboxFromRow,
+  runFromRow,
+} from "./rows.js";
+import type { FindingFilter, ReconcilePlan, Store } from "./store.js";
+
+type Row = Record<string, unknown>;
+
+const UPSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(", ")})
+  VALUES (${FINDING_COLUMNS.map(() => "?").join(", ")})
+  ON CONFLICT (id) DO UPDATE SET ${FINDING_COLUMNS.slice(1)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(", ")}`;
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+  );
+  const done = new Set(
+    (db.prepare("SELECT id FROM schema_migrations").all() as { id: number }[]).map((r) => r.id),
+  );
+  for (const m of migrations) {
+    if (done.has(m.id)) continue;
+    db.transaction(() => {
+      db.exec(m.sqlite);
+      db.prepare("INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)").run(
+        m.id,
+        m.name,
+        new Date().toISOString(),
+      );
+    })();
+  }
+}
+
+function findingWhere(filter: FindingFilter): { sql: string; args: unknown[] } {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  const inList = (col: string, values?: string[]) => {
+    if (!values?.length) return;
+    parts.push(`${col} IN (${values.map(() => "?").join(", ")})`);
+    args.push(...values);
+  };
+  inList("status", filter.status);
+  inList("check_name", filter.check);
+  inList("account", filter.account);
+  inList("severity", filter.severity);
+  if (filter.id) {
+    parts.push("(id = ? OR id LIKE ? ESCAPE '\\')");
+    args.push(filter.id, `${filter.id.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", args };
+}
+
+/** Opens (creating if needed) a SQLite store in WAL mode and brings its schema up to date. */
+export function openSqliteStore(path: string): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+
+  const upsertFinding = db.prepare(UPSERT_FINDING);
+  const insertEvent = db.prepare(
+    "INSERT INTO finding_events (finding_id, at, from_status, to_status, cause, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const insertOutbox = db.prepare(
+    `INSERT INTO outbox (dedup_key, finding_id, event, channel, status, attempts, next_attempt_at, created_at, payload)
+     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
+  );
+  const selectScope = (checks: string[]) =>
+    db.prepare(
+      `SELECT * FROM findings WHERE account = ? AND check_name IN (${checks.map(() => "?").join(", ")})`,
+    );
+  const selectOne = db.prepare("SELECT * FROM findings WHERE id = ?");
+
+  const writePlan = (plan: ReconcilePlan, now: string) => {
+    for (const f of plan.upserts) upsertFinding.run(...findingToValues(f));
+    for (const e of plan.events) insertEvent.run(e.findingId, e.at, e.from, e.to, e.cause, e.runId ?? null);
+    for (const o of plan.outbox)
+      insertOutbox.run(
+        o.dedupKey,
+        o.findingId,
+        o.event,
+        o.channel,
+        now,
+        now,
+        JSON.stringify(o.payload ?? {}),
+      );
+  };
+
+  // IMMEDIATE: take the write lock before reading, so two processes never plan on the same rows.
+  const reconcileTx = db.transaction(
+    (scope: { account: string; checks: string[] }, plan: (existing: Finding[]) => ReconcilePlan) => {
+      const existing = scope.checks.length
+        ? (selectScope(scope.checks).all(scope.account, ...scope.checks) as Row[]).map(findingFromRow)
+        : [];
+      const result = plan(existing);
+      writePlan(result, new Date().toISOString());
+      return result;
+    },
+  );
+
+  const store: Store = {
+    kind: "sqlite",
+
+    async reconcile(scope, plan) {
+      return reconcileTx.immediate(scope, plan);
+    },
+
+    async applyChange(findingId, change) {
+      return db
+        .transaction(() => {
+          const row = selectOne.get(findingId) as Row | undefined;
+          if (!row) throw new Error(`no finding ${findingId}`);
+          const out = change(findingFromRow(row));
+          writePlan(
+            { upserts: [out.finding], events: out.event ? [out.event] : [], outbox: out.outbox ?? [] },
+            new Date().toISOString(),
+          );
+          return out.finding;
+        })
+        .immediate();
+    },
+
+    async getFinding(idOrPrefix) {
+      const exact = selectOne.get(idOrPrefix) as Row | undefined;
+      if (exact) return findingFromRow(exact);
+      const { sql, args } = findingWhere({ id: idOrPrefix });
+      const rows = db.prepare(`SELECT * FROM findings ${sql} LIMIT 2`).all(...args) as Row[];
+      return rows.length === 1 ? findingFromRow(rows[0]!) : undefined;
+    },
+
+    async listFindings(filter = {}) {
+      const { sql, args } = findingWhere(filter);
+      const limit = filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : "";
+      return (
+        db
+          .prepare(`SELECT * FROM findings ${sql} ORDER BY account, check_name, id ${limit}`)
+          .all(...args) as Row[]
+      ).map(findingFromRow);
+    },
+
+    async findingEvents(findingId) {
+      return (
+        db.prepare("SELECT * FROM finding_events WHERE finding_id = ? ORDER BY id").all(findingId) as Row[]
+      ).map(eventFromRow);
+    },
+
+    async mergeTickets(findingId, patch) {
+      db.transaction(() => {
+        const row = selectOne.get(findingId) as Row | undefined;
+        if (!row) return;
+        const tickets = { ...findingFromRow(row).tickets, ...patch };
+        db.prepare("UPDATE findings SET tickets = ? WHERE id = ?").run(JSON.stringify(tickets), findingId);
+      }).immediate();
+    },
+
+    async dueOutbox(now, limit) {
+      return (
+        db
+          .prepare(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+          )
+          .all(now, limit) as Row[]
+      ).map(outboxFromRow);
+    },
+
+    async listOutbox(filter = {}) {
+      const parts: string[] = [];
+      const args: unknown[] = [];
+      if (filter.status?.length) {
+        parts.push(`status IN (${filter.status.map(() => "?").join(", ")})`);
+        args.push(...filter.status);
+      }
+      if (filter.findingId) {
+        parts.push("finding_id = ?");
+        args.push(filter.findingId);
+      }
+      const where = parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+      return (db.prepare(`SELECT * FROM outbox ${where} ORDER BY id`).all(...args) as Row[]).map(
+        outboxFromRow,
+      );
+    },
+
+    async markDelivered(id, at) {
+      db.prepare(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+      ).run(at, id);
+    },
+
+    async markFailed(id, error, nextAttemptAt, permanent) {
+      db.prepare(
+        "UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?",
+      ).run(permanent ? "failed" : "pending", error, nextAttemptAt, id);
+    },
+
+    async appendAudit(e) {
+      const r = db
+        .prepare(
+          `INSERT INTO audit_log (run_id, at, actor, finding_id, action, account, target, before_state, intent, result)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        )
+        .run(
+          e.runId,
+          e.at,
+          e.actor,
+          e.findingId ?? null,
+          e.action,
+          e.account,
+          e.target,
+          JSON.stringify(e.before),
+          JSON.stringify(e.intent),
+        );
+      return Number(r.lastInsertRowid);
+    },
+
+    async finishAudit(id, result, outcome, at) {
+      db.prepare("UPDATE audit_log SET result = ?, outcome = ?, finished_at = ? WHERE id = ?").run(
+        result,
+        JSON.stringify(outcome),
+        at,
+        id,
+      );
+    },
+
+    async listAudit(filter = {}) {
+      const parts: string[] = [];
+      const args: unknown[] = [];
+      const conds: [string, string | undefined][] = [
+        ["at >= ?", filter.since],
+        ["run_id = ?", filter.runId],
+        ["finding_id = ?", filter.findingId],
+        ["account = ?", filter.account],
+      ];
+      for (const [cond, value] of conds) {
+        if (value === undefined) continue;
+        parts.push(cond);
+        args.push(value);
+      }
+      const where = parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+      return (db.prepare(`SELECT * FROM audit_log ${where} ORDER BY id`).all(...args) as Row[]).map(
+        auditFromRow,
+      );
+    },
+
+    async startRun(run) {
+      db.prepare("INSERT INTO runs (id, command, actor, started_at) VALUES (?, ?, ?, ?)").run(
+        run.id,
+        run.command,
+        run.actor,
+        run.startedAt,
+      );
+    },
+
+    async finishRun(id, finishedAt, summary) {
+      db.prepare("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?").run(
+        finishedAt,
+        JSON.stringify(summary),
+        id,
+      );
+    },
+
+    async listRuns(limit = 50) {
+      return (db.prepare("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?").all(limit) as Row[]).map(
+        runFromRow,
+      );
+    },
+
+    async close() {
+      db.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,89 @@
+import type { AuditEntry, NewAuditEntry } from "../model/audit.js";
+import type { Finding, FindingEvent, FindingStatus, Severity } from "../model/finding.js";
+import type { NewOutboxItem, OutboxItem, OutboxStatus } from "../model/outbox.js";
+
+/** What one reconcile writes, computed by the engine's pure planner. */
+export interface ReconcilePlan {
+  /** Whole rows, inserted or replaced. */
+  upserts: Finding[];
+  events: FindingEvent[];
+  /** Enqueued with their dedup key: an item already present is left as it is. */
+  outbox: NewOutboxItem[];
+}
+
+export interface FindingFilter {
+  status?: FindingStatus[];
+  check?: string[];
+  account?: string[];
+  severity?: Severity[];
+  /** Exact id or a unique prefix of one. */
+  id?: string;
+  limit?: number;
+}
+
+export interface RunRecord {
+  id: string;
+  command: string;
+  actor: string;
+  startedAt: string;
+  finishedAt?: string | undefined;
+  summary?: Record<string, unknown> | undefined;
+}
+
+/**
+ * The only door to the database. Every method is async so that SQLite and PostgreSQL share it.
+ * Nothing outside store/ writes SQL.
+ */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+
+  /**
+   * Reads the findings of `checks` in `account` and, in the same transaction, writes what `plan`
+   * makes of them: findings, their state changes and the outbox items they call for.
+   */
+  reconcile(
+    scope: { account: string; checks: string[] },
+    plan: (existing: Finding[]) => ReconcilePlan,
+  ): Promise<ReconcilePlan>;
+
+  /** Writes one finding change made outside a scan (resolved by hand, remediated…), atomically. */
+  applyChange(
+    findingId: string,
+    change: (current: Finding) => { finding: Finding; event?: FindingEvent; outbox?: NewOutboxItem[] },
+  ): Promise<Finding>;
+
+  getFinding(idOrPrefix: string): Promise<Finding | undefined>;
+  listFindings(filter?: FindingFilter): Promise<Finding[]>;
+  findingEvents(findingId: string): Promise<FindingEvent[]>;
+  /** Merges external ids (Jira key, …) into a finding's tickets; used right after an external create. */
+  mergeTickets(findingId: string, patch: Record<string, unknown>): Promise<void>;
+
+  /** Pending items whose next attempt is due, oldest first. */
+  dueOutbox(now: string, limit: number): Promise<OutboxItem[]>;
+  listOutbox(filter?: { status?: OutboxStatus[]; findingId?: string }): Promise<OutboxItem[]>;
+  markDelivered(id: number, at: string): Promise<void>;
+  /** permanent: no retry (status failed); otherwise stays pending until nextAttemptAt. */
+  markFailed(id: number, error: string, nextAttemptAt: string, permanent: boolean): Promise<void>;
+
+  /** Writes the intent of a change before it is made; returns its id. */
+  appendAudit(entry: NewAuditEntry): Promise<number>;
+  /** Records what happened, once. */
+  finishAudit(
+    id: number,
+    result: Exclude<AuditEntry["result"], "pending">,
+    outcome: Record<string, unknown>,
+    at: string,
+  ): Promise<void>;
+  listAudit(filter?: {
+    since?: string;
+    runId?: string;
+    findingId?: string;
+    account?: string;
+  }): Promise<AuditEntry[]>;
+
+  startRun(run: RunRecord): Promise<void>;
+  finishRun(id: string, finishedAt: string, summary: Record<string, unknown>): Promise<void>;
+  listRuns(limit?: number): Promise<RunRecord[]>;
+
+  close(): Promise<void>;
+}
