@@ -110,6 +110,7 @@ export function planReconcile(
         event,
         channel,
         payload,
+        at: now,
       };
       plan.outbox.push(item);
       notified[channel] = now;

@@ -94,8 +94,8 @@ export function openSqliteStore(path: string): Store {
         o.findingId,
         o.event,
         o.channel,
-        now,
-        now,
+        o.at ?? now,
+        o.at ?? now,
         JSON.stringify(o.payload ?? {}),
       );
   };
