@@ -1,0 +1,13 @@
+// `npm run bench`: every benchmark, one after the other, figures printed side by side.
+// Nothing here asserts a timing.
+const suites = [
+  ["scan: api vs credential report vs naive per-user", "./scan.js"],
+  ["reconcile: 100,000 findings in SQLite", "./reconcile.js"],
+  ["events: replay vs gunzip + JSON.parse floor", "./events.js"],
+] as const;
+
+for (const [title, path] of suites) {
+  process.stdout.write(`\n=== ${title}\n`);
+  const mod = (await import(path)) as { main: () => Promise<void> };
+  await mod.main();
+}
