@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import { register as importCmd } from "./import.js";
 
 /** Every command lives in its own file and registers itself here, one line each. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  importCmd(program);
+}
