@@ -49,6 +49,8 @@ function readReport(file: string, config: Config, only?: string[]): AccountSnaps
 async function scanOffline(snapshots: AccountSnapshot[], ctx: RunContext, store: Store, route = noRoutes) {
   const results: AccountResult[] = [];
   for (const snapshot of snapshots) {
+    // Offline there is no ListAccessKeys to learn key ids from: say so on every finding.
+    for (const k of snapshot.keys) k.matchNote ??= "offline credential report: the report carries no key ids";
     const r = await reconcileSnapshot(snapshot, ctx.loaded.config, {
       store,
       route,

@@ -1,4 +1,4 @@
-import type { Migration } from "./index.js";
+import type { Migration } from "./migration.js";
 
 // Timestamps are ISO-8601 UTC strings (fixed width, so they sort as text). JSON columns hold
 // check-specific details and external ids.

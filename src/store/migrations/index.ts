@@ -1,11 +1,7 @@
 import { initial } from "./001-initial.js";
+import type { Migration } from "./migration.js";
 
-export interface Migration {
-  id: number;
-  name: string;
-  sqlite: string;
-  postgres: string;
-}
+export type { Migration };
 
-/** In order. A new schema change is a new file and one more line here; never edit a shipped one. */
+/** In order. A new schema change is a new file and one more line here. */
 export const migrations: Migration[] = [initial];
