@@ -19,7 +19,8 @@ export function routerFromConfig(notify: Config["notify"]): Router {
     const min = severityRank(pagerduty.minSeverity);
     routes.push({
       channel: "pagerduty",
-      events: ["opened", "reopened", "escalated", "resolved", "remediated"],
+      // suppressed, remediated and resolved all resolve the alert: nobody needs paging for them.
+      events: ["opened", "reopened", "escalated", "suppressed", "remediated", "resolved"],
       accepts: (f) => severityRank(f.severity) >= min || Boolean(f.tickets.pagerdutyDedupKey),
     });
   }

@@ -1,0 +1,156 @@
+import pLimit from "p-limit";
+import type { Config } from "../../config/schema.js";
+import type { OutboxItem } from "../../model/outbox.js";
+import type { Store } from "../../store/store.js";
+import { maskKeyIdsIn } from "../../util/mask.js";
+import type { Channel, ChannelContext, DeliveryError, NotifyLog } from "./channel.js";
+import { permanentError, silentLog } from "./channel.js";
+import { channelsFromConfig } from "./channels.js";
+import { loadOwnerMap, type OwnerMap, recipientsFor } from "./owners.js";
+import { asDeliveryError, backoffMs } from "./retry.js";
+
+export type DeliverySummary = { delivered: number; failed: number; pending: number };
+
+export interface DeliveryOutcome {
+  item: OutboxItem;
+  /** retry: failed, tried again later; deferred: not tried (an earlier item or the channel is waiting). */
+  result: "delivered" | "failed" | "retry" | "deferred";
+  note?: string | undefined;
+  error?: string | undefined;
+  nextAttemptAt?: string | undefined;
+}
+
+export interface DeliverOptions {
+  /** The run's clock (--now): what is due, and when retries are. */
+  now: Date;
+  /** Most items taken in one run. */
+  limit?: number;
+  /** By channel name; built from config when absent. */
+  channels?: Record<string, Channel>;
+  log?: NotifyLog;
+  /** Where relative paths in the config (owners.users) resolve: the config file's folder. */
+  baseDir?: string;
+  /** Findings×channels delivered at once; items of one finding on one channel go in order. */
+  concurrency?: number;
+  onOutcome?: (o: DeliveryOutcome) => void;
+}
+
+/** After this many retryable failures in a row a channel is left alone until the next run. */
+const PAUSE_AFTER = 3;
+const MAX_ERROR_CHARS = 1000;
+
+const cleanError = (e: DeliveryError) => maskKeyIdsIn(e.message).slice(0, MAX_ERROR_CHARS);
+
+/**
+ * Delivers due outbox items: at least once, in order per finding and channel, each marked
+ * delivered or failed (permanently, or with its next attempt after exponential backoff or the
+ * service's Retry-After). Errors of the store itself are not caught: a crash leaves the item
+ * pending, and channels are idempotent, so the next run finishes the job.
+ */
+export async function deliverOutbox(
+  store: Store,
+  config: Config,
+  opts: DeliverOptions,
+): Promise<DeliverySummary> {
+  const summary: DeliverySummary = { delivered: 0, failed: 0, pending: 0 };
+  const nowIso = opts.now.toISOString();
+  const due = await store.dueOutbox(nowIso, opts.limit ?? 500);
+  if (!due.length) return summary;
+
+  const log = opts.log ?? silentLog;
+  const channels = opts.channels ?? channelsFromConfig(config);
+  let owners: OwnerMap | undefined;
+  const ownerMap = () => {
+    owners ??= loadOwnerMap(config.owners.users, opts.baseDir ?? process.cwd());
+    return owners;
+  };
+  const report = (o: DeliveryOutcome) => {
+    if (o.result === "delivered") summary.delivered++;
+    else if (o.result === "failed") summary.failed++;
+    else summary.pending++;
+    opts.onOutcome?.(o);
+  };
+
+  // A channel in trouble is paused for the rest of the run instead of being hammered.
+  const streak = new Map<string, number>();
+  const paused = new Map<string, string>();
+
+  const groups = new Map<string, OutboxItem[]>();
+  for (const item of due) {
+    const k = `${item.findingId}\0${item.channel}`;
+    groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+
+  const fail = async (item: OutboxItem, e: DeliveryError): Promise<"failed" | "retry"> => {
+    const error = cleanError(e);
+    if (e.permanent) {
+      await store.markFailed(item.id, error, nowIso, true);
+      report({ item, result: "failed", error });
+      log.warn({ outbox: item.id, channel: item.channel, event: item.event, error }, "notification failed");
+      return "failed";
+    }
+    const delay = e.retryAfterMs ?? backoffMs(item.attempts);
+    const next = new Date(opts.now.getTime() + delay).toISOString();
+    await store.markFailed(item.id, error, next, false);
+    report({ item, result: "retry", error, nextAttemptAt: next });
+    log.warn(
+      { outbox: item.id, channel: item.channel, event: item.event, error, next },
+      "notification will be retried",
+    );
+    const n = (streak.get(item.channel) ?? 0) + 1;
+    streak.set(item.channel, n);
+    if (e.retryAfterMs !== undefined || n >= PAUSE_AFTER) paused.set(item.channel, error);
+    return "retry";
+  };
+
+  const deliverGroup = async (items: OutboxItem[]) => {
+    const first = items[0]!;
+    // An earlier item of this finding on this channel still waiting (not due yet) goes first.
+    const earlier = (await store.listOutbox({ status: ["pending"], findingId: first.findingId })).some(
+      (o) => o.channel === first.channel && o.id < first.id,
+    );
+    let blocked = earlier ? "an earlier notification of this finding is waiting for its retry" : undefined;
+    for (const item of items) {
+      const pause = paused.get(item.channel);
+      if (blocked || pause) {
+        report({ item, result: "deferred", note: blocked ?? `${item.channel} is failing: ${pause}` });
+        continue;
+      }
+      const finding = await store.getFinding(item.findingId);
+      if (!finding || finding.id !== item.findingId) {
+        await fail(item, permanentError(`finding ${item.findingId} is not in the store`));
+        continue;
+      }
+      const channel = channels[item.channel];
+      if (!channel) {
+        await fail(item, permanentError(`channel ${item.channel} is not configured or not enabled`));
+        continue;
+      }
+      const ctx: ChannelContext = {
+        now: opts.now,
+        recipients: recipientsFor(finding, config, ownerMap()),
+        log,
+        mergeTickets: async (patch) => {
+          await store.mergeTickets(finding.id, patch);
+          finding.tickets = { ...finding.tickets, ...patch };
+        },
+      };
+      let outcome: { tickets?: Record<string, unknown>; note?: string };
+      try {
+        outcome = await channel.send(item, finding, ctx);
+      } catch (e) {
+        if ((await fail(item, asDeliveryError(e))) === "retry") blocked = "an earlier notification failed";
+        continue;
+      }
+      streak.set(item.channel, 0);
+      if (outcome.tickets) await store.mergeTickets(finding.id, outcome.tickets);
+      await store.markDelivered(item.id, nowIso);
+      report({ item, result: "delivered", note: outcome.note });
+      log.info({ outbox: item.id, channel: item.channel, event: item.event, note: outcome.note }, "notified");
+    }
+  };
+
+  const limit = pLimit(opts.concurrency ?? 4);
+  await Promise.all([...groups.values()].map((items) => limit(() => deliverGroup(items))));
+  return summary;
+}
