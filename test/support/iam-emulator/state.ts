@@ -251,15 +251,37 @@ export function addAccessKey(
     },
   };
   user.keys.push(key);
+  ownersOf(account(state, accountId)).set(key.id, userName);
   return key;
 }
 
-/** Every access key of an account, by id. */
+/** keyId → owner, so that lookups in 10,000-user accounts stay cheap; verified on every use. */
+const keyOwners = new WeakMap<EmuAccount, Map<string, string>>();
+
+function ownersOf(acct: EmuAccount): Map<string, string> {
+  let owners = keyOwners.get(acct);
+  if (!owners) {
+    owners = new Map();
+    keyOwners.set(acct, owners);
+  }
+  return owners;
+}
+
+/** The access key of an account with this id, if it exists. */
 export function findKey(acct: EmuAccount, keyId: string): EmuAccessKey | undefined {
+  const owners = ownersOf(acct);
+  const owner = owners.get(keyId);
+  const hit = owner === undefined ? undefined : acct.users.get(owner)?.keys.find((k) => k.id === keyId);
+  if (hit) return hit;
+  // Keys added or moved without addAccessKey: a full scan, which also refreshes the index.
   for (const u of acct.users.values()) {
     const k = u.keys.find((x) => x.id === keyId);
-    if (k) return k;
+    if (k) {
+      owners.set(keyId, u.name);
+      return k;
+    }
   }
+  owners.delete(keyId);
   return undefined;
 }
 

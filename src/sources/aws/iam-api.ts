@@ -1,0 +1,133 @@
+import {
+  type AccessKeyMetadata,
+  GetAccessKeyLastUsedCommand,
+  type IAMClient,
+  paginateListAccessKeys,
+  paginateListUsers,
+} from "@aws-sdk/client-iam";
+import pLimit from "p-limit";
+import type { AccessKey, AccountRef, AccountSnapshot, IamUser } from "../../model/observations.js";
+import { maskKeyId } from "../../util/mask.js";
+import type { AccountTarget } from "../account-reader.js";
+import { describeAwsError, isNoSuchEntity } from "./aws-errors.js";
+
+// The api read of an account: ListUsers, ListAccessKeys per user, GetAccessKeyLastUsed per Active
+// key. Throttling is the SDK's business (adaptive retry); concurrency within the account is
+// bounded here. Root keys are not visible to these calls, so `root` stays undefined.
+
+export interface ApiReadOptions {
+  /** Concurrent calls within the account (config aws.concurrency). */
+  concurrency: number;
+}
+
+/** Warnings kept per snapshot; the rest are counted, so that a bad day does not flood output. */
+const MAX_WARNINGS = 20;
+
+export function warningSink() {
+  const list: string[] = [];
+  let dropped = 0;
+  return {
+    add(msg: string) {
+      if (list.length < MAX_WARNINGS) list.push(msg);
+      else dropped++;
+    },
+    done(): string[] {
+      return dropped ? [...list, `… and ${dropped} more warnings`] : list;
+    },
+  };
+}
+
+/** Every access key of one user (ListAccessKeys, paginated). */
+export async function listUserKeys(iam: IAMClient, user: string): Promise<AccessKeyMetadata[]> {
+  const keys: AccessKeyMetadata[] = [];
+  for await (const page of paginateListAccessKeys({ client: iam }, { UserName: user })) {
+    keys.push(...(page.AccessKeyMetadata ?? []));
+  }
+  return keys;
+}
+
+const known = (v: string | undefined) => (v && v !== "N/A" ? v : undefined);
+
+export async function readAccountViaApi(
+  iam: IAMClient,
+  target: AccountTarget,
+  opts: ApiReadOptions,
+): Promise<AccountSnapshot> {
+  const account: AccountRef = { id: target.id, alias: target.alias };
+  const warnings = warningSink();
+  let complete = true;
+  const partial = (msg: string) => {
+    complete = false;
+    warnings.add(msg);
+  };
+
+  // Any failure here fails the account: without the user list nothing can be judged.
+  const listed: IamUser[] = [];
+  for await (const page of paginateListUsers({ client: iam, pageSize: 1000 }, {})) {
+    for (const u of page.Users ?? []) {
+      if (u.UserName) listed.push({ account, name: u.UserName, arn: u.Arn });
+    }
+  }
+
+  const limit = pLimit(opts.concurrency);
+  const gone = new Set<string>();
+
+  const readKey = async (user: IamUser, meta: AccessKeyMetadata): Promise<AccessKey | undefined> => {
+    const keyId = meta.AccessKeyId;
+    if (!keyId) return void partial(`ListAccessKeys ${user.name}: a key without AccessKeyId`);
+    if (!meta.CreateDate)
+      return void partial(`key ${maskKeyId(keyId)} of ${user.name} has no CreateDate; not judged`);
+    const key: AccessKey = {
+      account,
+      user: user.name,
+      userArn: user.arn,
+      keyId,
+      status: meta.Status === "Active" ? "Active" : "Inactive",
+      createDate: meta.CreateDate,
+    };
+    // Only Active keys are judged, so only they need their last use.
+    if (key.status !== "Active") return key;
+    try {
+      const r = await limit(() => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: keyId })));
+      const used = r.AccessKeyLastUsed;
+      key.lastUsed = used?.LastUsedDate;
+      key.lastUsedService = known(used?.ServiceName);
+      key.lastUsedRegion = known(used?.Region);
+      return key;
+    } catch (e) {
+      if (isNoSuchEntity(e)) {
+        warnings.add(`key ${maskKeyId(keyId)} of ${user.name} was deleted during the scan; skipped`);
+        return undefined;
+      }
+      // Judging it without its last use would call a busy key unused: leave it out, incomplete.
+      return void partial(`GetAccessKeyLastUsed ${maskKeyId(keyId)} of ${user.name}: ${describeAwsError(e)}`);
+    }
+  };
+
+  const perUser = await Promise.all(
+    listed.map(async (user) => {
+      let metas: AccessKeyMetadata[];
+      try {
+        metas = await limit(() => listUserKeys(iam, user.name));
+      } catch (e) {
+        if (isNoSuchEntity(e)) {
+          // Deleted between ListUsers and now: it has no keys any more, which is what we record.
+          gone.add(user.name);
+          warnings.add(`user ${user.name} was deleted during the scan; skipped`);
+        } else partial(`ListAccessKeys ${user.name}: ${describeAwsError(e)}`);
+        return [];
+      }
+      const keys = await Promise.all(metas.map((m) => readKey(user, m)));
+      return keys.filter((k): k is AccessKey => k !== undefined);
+    }),
+  );
+
+  return {
+    account,
+    source: "api",
+    users: listed.filter((u) => !gone.has(u.name)),
+    keys: perUser.flat(),
+    complete,
+    warnings: warnings.done(),
+  };
+}
