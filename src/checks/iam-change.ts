@@ -1,0 +1,190 @@
+import type { IamEvent } from "../model/event.js";
+import type { Candidate, Severity } from "../model/finding.js";
+import type { Check } from "./check.js";
+
+// Unintended IAM changes: an IAM write call by a principal who is not an administrator.
+
+/** IAM calls that change who can do what; `iam:` is implied. */
+export const DEFAULT_IAM_CHANGE_ACTIONS = [
+  "CreateUser",
+  "CreateAccessKey",
+  "UpdateAccessKey",
+  "CreateLoginProfile",
+  "UpdateLoginProfile",
+  "AttachUserPolicy",
+  "AttachGroupPolicy",
+  "AttachRolePolicy",
+  "PutUserPolicy",
+  "PutGroupPolicy",
+  "PutRolePolicy",
+  "AddUserToGroup",
+  "CreatePolicy",
+  "CreatePolicyVersion",
+  "SetDefaultPolicyVersion",
+  "UpdateAssumeRolePolicy",
+  "CreateRole",
+  "DeleteUserPermissionsBoundary",
+  "DeleteRolePermissionsBoundary",
+  "DeactivateMFADevice",
+] as const;
+
+/** Managed policies whose attachment makes someone an administrator in effect. */
+const ADMIN_POLICIES = new Set(["AdministratorAccess", "IAMFullAccess"]);
+/** Creating credentials for someone else is how an attacker keeps a foothold. */
+const CREDENTIAL_CALLS = new Set(["iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"]);
+const ATTACH_CALLS = new Set(["iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy"]);
+const PUT_CALLS = new Set([
+  "iam:PutUserPolicy",
+  "iam:PutGroupPolicy",
+  "iam:PutRolePolicy",
+  "iam:CreatePolicyVersion",
+]);
+
+export interface IamChangeSettings {
+  /** Actions that count (`CreateUser` or `iam:CreateUser`). */
+  actions: readonly string[];
+  /** userIdentity types judged; others (roles, services) are left alone. */
+  principalTypes: readonly string[];
+  /** Administrators of an account (config adminUsers plus admin group members). */
+  adminsOf: (account: string) => ReadonlySet<string>;
+  /** The admin group: adding someone to it is critical. */
+  adminGroup?: string | undefined;
+  /** Removing this policy lifts iamwarden's quarantine: always counted, and critical. */
+  quarantinePolicyName: string;
+  /** Passed on in the finding so that the remediation hook knows it may quarantine. */
+  quarantine: boolean;
+}
+
+const qualify = (a: string) => (a.includes(":") ? a : `iam:${a}`);
+
+/** Precomputed action set per settings object (checks are called once per event). */
+const actionSets = new WeakMap<readonly string[], Set<string>>();
+function actionSet(actions: readonly string[]): Set<string> {
+  let set = actionSets.get(actions);
+  if (!set) {
+    set = new Set(actions.map(qualify));
+    actionSets.set(actions, set);
+  }
+  return set;
+}
+
+const policyNameOfArn = (arn: string | undefined) => arn?.slice(arn.lastIndexOf("/") + 1);
+
+function removesQuarantine(e: IamEvent, policy: string): boolean {
+  if (e.action === "iam:DeleteUserPolicy") return e.target.policyName === policy;
+  if (e.action === "iam:DetachUserPolicy") return policyNameOfArn(e.target.policyArn) === policy;
+  return false;
+}
+
+/** Whether an inline policy document grants everything (`"Action": "*"` or `iam:*` with Allow). */
+function grantsEverything(doc: unknown): boolean {
+  if (typeof doc !== "string") return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(doc.startsWith("%7B") || doc.startsWith("%7b") ? decodeURIComponent(doc) : doc);
+  } catch {
+    return false;
+  }
+  const st = (parsed as { Statement?: unknown })?.Statement;
+  const statements = Array.isArray(st) ? st : st ? [st] : [];
+  return statements.some((s: { Effect?: unknown; Action?: unknown }) => {
+    if (s?.Effect !== "Allow") return false;
+    const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+    return actions.some((a) => a === "*" || a === "iam:*");
+  });
+}
+
+/** Why a successful call is critical rather than high, or undefined. */
+function criticalBecause(e: IamEvent, s: IamChangeSettings): string | undefined {
+  if (removesQuarantine(e, s.quarantinePolicyName))
+    return `removed the quarantine policy ${s.quarantinePolicyName}`;
+  if (CREDENTIAL_CALLS.has(e.action) && e.target.user && e.target.user !== e.principal.name)
+    return `created credentials for another user (${e.target.user})`;
+  if (ATTACH_CALLS.has(e.action)) {
+    const p = policyNameOfArn(e.target.policyArn);
+    if (p && ADMIN_POLICIES.has(p)) return `attached ${p}`;
+  }
+  if (PUT_CALLS.has(e.action)) {
+    const params = (e.raw as { requestParameters?: { policyDocument?: unknown } } | undefined)
+      ?.requestParameters;
+    if (grantsEverything(params?.policyDocument)) return "wrote a policy that allows every action";
+  }
+  if (e.action === "iam:AddUserToGroup" && s.adminGroup && e.target.group === s.adminGroup)
+    return `added ${e.target.user ?? "a user"} to the admin group ${s.adminGroup}`;
+  return undefined;
+}
+
+function isAdmin(e: IamEvent, admins: ReadonlySet<string>): boolean {
+  const name = e.principal.name;
+  if (!name) return false;
+  if (admins.has(name)) return true;
+  // An assumed role is named Role/session: an admin role counts whatever the session.
+  const slash = name.indexOf("/");
+  return slash > 0 && admins.has(name.slice(0, slash));
+}
+
+/** The occurrence kept in the finding: small, and enough to investigate without the raw record. */
+export function eventSummary(e: IamEvent): Record<string, unknown> {
+  return {
+    time: e.time.toISOString(),
+    action: e.action,
+    outcome: e.outcome,
+    ...(e.errorCode ? { errorCode: e.errorCode } : {}),
+    ...(Object.keys(e.target).length ? { target: e.target } : {}),
+    sourceIp: e.sourceIp,
+    ...(e.userAgent ? { userAgent: e.userAgent } : {}),
+    ...(e.principal.accessKeyId ? { keyId: e.principal.accessKeyId } : {}),
+    ...(e.region ? { region: e.region } : {}),
+    eventId: e.eventId,
+  };
+}
+
+/** One event judged; undefined when it is not an unintended IAM change. */
+export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate | undefined {
+  if (e.provider !== "aws" || e.kind !== "api-call") return undefined;
+  const quarantineLifted = removesQuarantine(e, s.quarantinePolicyName);
+  if (!quarantineLifted && !actionSet(s.actions).has(e.action)) return undefined;
+  if (!s.principalTypes.includes(e.principal.type)) return undefined;
+  if (isAdmin(e, s.adminsOf(e.account))) return undefined;
+
+  const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
+  const ok = e.outcome === "success";
+  const critical = ok ? criticalBecause(e, s) : undefined;
+  const severity: Severity = !ok ? "medium" : critical ? "critical" : "high";
+  return {
+    check: "iam-change",
+    account: e.account,
+    resource: e.principal.arn ?? `${e.principal.type}/${who}`,
+    owner: who,
+    severity,
+    title: ok
+      ? `IAM changes by ${who}, who is not an administrator`
+      : `Attempted IAM changes by ${who}, who is not an administrator`,
+    details: {
+      username: who,
+      principalType: e.principal.type,
+      principalArn: e.principal.arn,
+      lastAction: e.action,
+      lastOutcome: e.outcome,
+      ...(critical ? { criticalReason: critical } : {}),
+      advice: ok
+        ? `Check with ${who} that the calls listed were intended; revert those that were not${s.quarantine ? "" : " and consider quarantining the user"}. Changes to IAM belong to administrators${s.adminGroup ? ` (group ${s.adminGroup})` : ""}.`
+        : `${who} tried IAM changes that were denied: check with them why, and whether their credentials are in someone else's hands.`,
+      quarantine: s.quarantine,
+    },
+    events: [eventSummary(e)],
+  };
+}
+
+export const iamChange: Check<IamEvent[], IamChangeSettings> = {
+  name: "iam-change",
+  kind: "event",
+  run(events, settings) {
+    const out: Candidate[] = [];
+    for (const e of events) {
+      const c = judgeIamChange(e, settings);
+      if (c) out.push(c);
+    }
+    return out;
+  },
+};

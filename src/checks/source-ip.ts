@@ -1,0 +1,160 @@
+import { type Allowlist, containsParsed } from "../allowlist/allowlist.js";
+import { cidrRange, type ParsedIp, parseAddr, toParsedIp } from "../allowlist/ip.js";
+import type { IamEvent } from "../model/event.js";
+import type { Candidate, Severity } from "../model/finding.js";
+import { maskKeyId } from "../util/mask.js";
+import type { Check } from "./check.js";
+import { eventSummary } from "./iam-change.js";
+
+// Access from outside the organisation's networks: a console login, a call signed with a
+// long-term access key, or an IBM Cloud login, from an address no allowlist of the account covers.
+
+export interface SourceIpSettings {
+  /** The lists of an account, merged, and their names in order; no names means not judged. */
+  allowlistsOf: (account: string) => { merged: Allowlist; names: string[] };
+  /** Every configured list by name (to suggest which one would cover an address). */
+  lists: ReadonlyMap<string, Allowlist>;
+}
+
+/** Who used the address: a person signing in, or a credential a program holds. */
+export type Actor = "human" | "service-credential";
+
+/** Addresses AWS records when it made the call itself. */
+export function isAwsServiceSource(ip: string): boolean {
+  return ip === "AWS Internal" || ip.endsWith(".amazonaws.com") || ip.endsWith(".amazonaws.com.cn");
+}
+
+/** Human vs credential for the events this check judges; undefined for events it leaves alone. */
+export function actorOf(e: IamEvent): Actor | undefined {
+  if (e.provider === "aws") {
+    if (e.kind === "console-login") return "human";
+    // Long-term keys only: temporary (ASIA) keys come from roles and sessions that signed in elsewhere.
+    if (e.kind === "api-call" && e.principal.accessKeyId?.startsWith("AKIA") && !e.principal.invokedBy)
+      return "service-credential";
+    return undefined;
+  }
+  if (e.kind !== "login") return undefined;
+  if (
+    e.action.endsWith("-apikey.login") ||
+    e.principal.type === "serviceid" ||
+    e.principal.credential === "apikey"
+  )
+    return "service-credential";
+  return "human";
+}
+
+// Event addresses repeat a lot: parse each once. Bounded, and cleared rather than evicted.
+const parsedCache = new Map<string, ParsedIp | null>();
+function parseCached(ip: string): ParsedIp | null {
+  let p = parsedCache.get(ip);
+  if (p === undefined) {
+    const a = parseAddr(ip);
+    p = a ? toParsedIp(a) : null;
+    if (parsedCache.size >= 100_000) parsedCache.clear();
+    parsedCache.set(ip, p);
+  }
+  return p;
+}
+
+/** The list that would cover an address: one with an entry in the same /24 (/48), else the account's first. */
+export function suggestList(
+  ip: string,
+  names: string[],
+  lists: ReadonlyMap<string, Allowlist>,
+): string | undefined {
+  const a = parseAddr(ip);
+  if (!a) return names[0];
+  const near = cidrRange(a, a.kind() === "ipv4" ? 24 : 48);
+  for (const n of names) {
+    const l = lists.get(n);
+    if (
+      l?.entries.some(
+        (e) => e.range.family === near.family && e.range.start <= near.end && e.range.end >= near.start,
+      )
+    )
+      return n;
+  }
+  return names[0];
+}
+
+/** The entry to add for one address: a /32 or /128. */
+export const hostEntry = (ip: string) => {
+  const a = parseAddr(ip);
+  return a ? `${a.toString()}/${a.kind() === "ipv4" ? 32 : 128}` : ip;
+};
+
+function severityOf(actor: Actor, e: IamEvent): Severity {
+  const ok = e.outcome === "success";
+  if (actor === "service-credential") return ok ? "high" : "medium";
+  if (e.principal.type === "Root") return ok ? "critical" : "medium";
+  return ok ? "medium" : "low";
+}
+
+/** One event judged; undefined unless it came from outside every allowlist of its account. */
+export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate | undefined {
+  const actor = actorOf(e);
+  if (!actor || !e.sourceIp || isAwsServiceSource(e.sourceIp)) return undefined;
+  const ip = parseCached(e.sourceIp);
+  if (!ip) return undefined;
+  const { merged, names } = s.allowlistsOf(e.account);
+  if (!names.length || containsParsed(merged, ip)) return undefined;
+
+  const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
+  const keyId = e.principal.accessKeyId;
+  const lists = names.join(", ");
+  const suggested = actor === "service-credential" ? suggestList(e.sourceIp, names, s.lists) : undefined;
+  const file = suggested ? s.lists.get(suggested)?.file : undefined;
+  const entry = hostEntry(e.sourceIp);
+  const ok = e.outcome === "success";
+  const outside = `outside the allowlists (${lists}) of account ${e.account}`;
+  const credential = keyId ? `Access key ${maskKeyId(keyId)} of ${who}` : `${who}'s API key`;
+  const advice =
+    actor === "human"
+      ? ok
+        ? `${who} signed in from ${e.sourceIp}, ${outside}: sign in through the VPN.`
+        : `A sign-in as ${who} failed from ${e.sourceIp}, ${outside}: if it was ${who}, sign in through the VPN; if not, someone outside is trying the password.`
+      : `${credential} was ${ok ? "used" : "tried"} from ${e.sourceIp}, ${outside}: if this is the service's address, add ${entry} to allowlist ${suggested}${file ? ` (${file})` : ""}; otherwise rotate the ${keyId ? "key" : "API key"}.`;
+  const what =
+    actor === "human"
+      ? `${ok ? "" : "Failed "}${e.kind === "console-login" ? "console login" : "login"} by ${who}`
+      : `${keyId ? `Access key ${maskKeyId(keyId)}` : "API key"} of ${who} ${ok ? "used" : "tried"}`;
+  return {
+    check: "source-ip",
+    account: e.account,
+    // Credentials are judged per key (the fix is per key); people per identity.
+    resource:
+      actor === "service-credential"
+        ? (keyId ?? `${e.principal.id ?? who}#apikey`)
+        : (e.principal.arn ?? `${e.principal.type}/${who}`),
+    owner: who,
+    severity: severityOf(actor, e),
+    title: `${what[0]!.toUpperCase()}${what.slice(1)} from ${e.sourceIp}, outside the allowlists`,
+    details: {
+      actor,
+      username: who,
+      principalType: e.principal.type,
+      principalArn: e.principal.arn,
+      ...(keyId ? { keyId } : {}),
+      ...(e.principal.mfa !== undefined ? { mfa: e.principal.mfa } : {}),
+      sourceIp: e.sourceIp,
+      sourceIps: [e.sourceIp],
+      allowlists: names,
+      ...(suggested ? { suggestedList: suggested, suggestedEntry: entry } : {}),
+      advice,
+    },
+    events: [eventSummary(e)],
+  };
+}
+
+export const sourceIp: Check<IamEvent[], SourceIpSettings> = {
+  name: "source-ip",
+  kind: "event",
+  run(events, settings) {
+    const out: Candidate[] = [];
+    for (const e of events) {
+      const c = judgeSourceIp(e, settings);
+      if (c) out.push(c);
+    }
+    return out;
+  },
+};

@@ -1,0 +1,338 @@
+import type { Command } from "commander";
+import type { AllowlistSet } from "../allowlist/config.js";
+import { loadAllowlists } from "../allowlist/config.js";
+import { configPath } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { type EventRunResult, enabledEventChecks, type OnFinding, runEventChecks } from "../engine/events.js";
+import { routerFromConfig } from "../engine/routing.js";
+import { EXIT, UserError } from "../errors.js";
+import { describeProblem, type IamEvent, type InputProblem } from "../model/event.js";
+import { findingsTable } from "../outputs/findings-table.js";
+import { presentFinding } from "../outputs/present.js";
+import type { AccountTarget } from "../sources/account-reader.js";
+import { type AwsClientFactory, awsClientFactory } from "../sources/aws/clients.js";
+import { resolveTargets } from "../sources/aws/targets.js";
+import { adminResolver } from "../sources/cloudtrail/admin-group.js";
+import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
+import { DEFAULT_LOOKUP_SOURCES, lookupEvents } from "../sources/cloudtrail/lookup.js";
+import { readEventBatches } from "../sources/cloudtrail/read-events.js";
+import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
+
+/** Hooks other parts plug into a run: quarantine-user (remediation) goes in onFinding. */
+export interface EventHooks {
+  onFinding?: OnFinding | undefined;
+}
+
+function parseTime(flag: string, v: string | undefined): Date | undefined {
+  if (!v) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UserError(`${flag}: not an ISO date-time: ${v}`);
+  return d;
+}
+
+const warn = (msg: string) => process.stderr.write(`iamwarden: warning: ${msg}\n`);
+
+/** The configured allowlists, or undefined when source-ip is not configured; bad lists stop the run. */
+function allowlistsOf(ctx: RunContext): AllowlistSet | undefined {
+  const s = ctx.loaded.config.checks["source-ip"];
+  if (!s?.enabled || !Object.keys(s.allowlists).length) return undefined;
+  return loadAllowlists(s, (p) => configPath(ctx.loaded, p));
+}
+
+function aliases(config: Config): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const a of config.accounts) if ("id" in a && a.alias) m.set(a.id, a.alias);
+  return m;
+}
+
+/** Accounts iamwarden can reach, resolved once and only if something asks (the admin group). */
+function lazyTargets(config: Config, factory: () => AwsClientFactory) {
+  let targets: Promise<Map<string, AccountTarget>> | undefined;
+  return async (account: string) => {
+    targets ??= resolveTargets(config, factory()).then((l) => new Map(l.map((t) => [t.id, t])));
+    return (await targets).get(account);
+  };
+}
+
+/** A progress bar on stderr (bytes and events), only on a terminal. */
+async function progressBar(enabled: boolean) {
+  if (!enabled || !process.stderr.isTTY) return undefined;
+  const { default: cliProgress } = await import("cli-progress");
+  const bar = new cliProgress.SingleBar(
+    {
+      format: "{bar} {percentage}% | {mb}/{totalMb} MB | {events} events | {files} files | {bad} bad",
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let bytes = 0;
+  let total = 0;
+  const state = { events: 0, files: 0, bad: 0 };
+  const mb = (n: number) => (n / 1048576).toFixed(1);
+  const render = () => bar.update(bytes, { ...state, mb: mb(bytes), totalMb: total ? mb(total) : "?" });
+  bar.start(1, 0, { ...state, mb: "0.0", totalMb: "?" });
+  return {
+    setTotal(n: number) {
+      total = n;
+      bar.setTotal(Math.max(n, 1));
+      render();
+    },
+    bytes(n: number) {
+      bytes += n;
+      if (bytes > total) bar.setTotal(bytes);
+      render();
+    },
+    events(n: number) {
+      state.events = n;
+      render();
+    },
+    file(ok: boolean) {
+      state.files++;
+      if (!ok) state.bad++;
+      render();
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+interface RunOutput {
+  result: EventRunResult;
+  problems: InputProblem[];
+  files?: number | undefined;
+}
+
+function print(ctx: RunContext, format: string, out: RunOutput) {
+  const shown = out.result.findings.map((f) => presentFinding(f, ctx.showKeyIds));
+  if (format === "json") {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          events: out.result.events,
+          ...(out.files !== undefined ? { files: out.files } : {}),
+          checks: out.result.checks,
+          accounts: out.result.accounts,
+          summary: out.result.summary,
+          problems: out.problems.map((p) => ({ ...p, message: describeProblem(p) })),
+          findings: shown,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    process.stdout.write(findingsTable(shown));
+    const s = out.result.summary;
+    process.stderr.write(
+      `${out.result.events} events${out.files !== undefined ? ` from ${out.files} files` : ""}, checks: ${out.result.checks.join(", ") || "none"}; ` +
+        `${s.opened} opened, ${s.reopened} reopened, ${s.refreshed} refreshed, ${s.suppressed} suppressed, ${s.escalated} escalated` +
+        `${out.problems.length ? `; ${out.problems.length} problems` : ""}\n`,
+    );
+  }
+  if (out.problems.length) process.exitCode = EXIT.partial;
+}
+
+async function run(
+  ctx: RunContext,
+  command: string,
+  batches: (onProblem: (p: InputProblem) => void) => AsyncIterable<IamEvent[]>,
+  opts: { format: string; onEvents?: (n: number) => void },
+  hooks: EventHooks,
+): Promise<RunOutput> {
+  const config = ctx.loaded.config;
+  const allowlists = allowlistsOf(ctx);
+  const checks = enabledEventChecks(config, allowlists);
+  if (config.checks["source-ip"]?.enabled && !allowlists)
+    warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
+  let factory: AwsClientFactory | undefined;
+  const aws = () => {
+    factory ??= awsClientFactory(config.aws);
+    return factory;
+  };
+  const targetOf = lazyTargets(config, aws);
+  const ic = config.checks["iam-change"];
+  const admins = adminResolver({
+    adminUsers: ic?.adminUsers ?? [],
+    adminGroup: ic?.adminGroup,
+    iamFor: async (account) => {
+      const t = await targetOf(account);
+      return t ? aws().forAccount(t).iam : undefined;
+    },
+    onWarning: warn,
+  });
+
+  const problems: InputProblem[] = [];
+  const store = await ctx.openStore();
+  try {
+    await store.startRun({ id: ctx.runId, command, actor: ctx.actor, startedAt: new Date().toISOString() });
+    const result = await runEventChecks(
+      batches((p) => problems.push(p)),
+      config,
+      {
+        store,
+        route: routerFromConfig(config.notify),
+        now: ctx.now,
+        runId: ctx.runId,
+        admins,
+        allowlists,
+        aliases: aliases(config),
+        onFinding: hooks.onFinding,
+        onEvents: opts.onEvents,
+      },
+    );
+    await store.finishRun(ctx.runId, new Date().toISOString(), {
+      events: result.events,
+      checks,
+      problems: problems.length,
+      ...result.summary,
+    });
+    return { result, problems };
+  } finally {
+    await store.close();
+  }
+}
+
+/** `events replay`: archives and event files through the event checks into the store. */
+export async function replay(
+  inputs: string[],
+  opts: { since?: string; until?: string; format: string; concurrency: number; progress: boolean },
+  ctx: RunContext,
+  hooks: EventHooks = {},
+): Promise<void> {
+  const since = parseTime("--since", opts.since);
+  const until = parseTime("--until", opts.until);
+  if (since && until && since > until) throw new UserError("--since is after --until");
+  if (!(opts.concurrency >= 1 && opts.concurrency <= 64)) throw new UserError("--concurrency: 1 to 64");
+  const config = ctx.loaded.config;
+  const bar = await progressBar(opts.progress);
+  const s3 = () => awsClientFactory(config.aws).home.s3;
+  let files = 0;
+  const live: InputProblem[] = [];
+  const report = (p: InputProblem) => {
+    if (bar) live.push(p);
+    else process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+  };
+  let out: RunOutput;
+  try {
+    // With a bar, local inputs are measured first so that it shows a true percentage.
+    if (bar && inputs.every((a) => a !== "-" && !a.startsWith("s3://"))) {
+      let total = 0;
+      for await (const f of discoverInputs(inputs, { since, until, onProblem: () => {} }))
+        total += f.size ?? 0;
+      bar.setTotal(total);
+    }
+    out = await run(
+      ctx,
+      "events replay",
+      (onProblem) => {
+        const problem = (p: InputProblem) => {
+          onProblem(p);
+          report(p);
+        };
+        const discovered: AsyncIterable<InputFile> = discoverInputs(inputs, {
+          since,
+          until,
+          s3,
+          onProblem: problem,
+        });
+        return readEventBatches(discovered, {
+          concurrency: opts.concurrency,
+          since,
+          until,
+          onProblem: problem,
+          onBytes: bar ? (n) => bar.bytes(n) : undefined,
+          onFileDone: (_f, _n, ok) => {
+            files++;
+            bar?.file(ok);
+          },
+        });
+      },
+      { format: opts.format, onEvents: bar ? (n) => bar.events(n) : undefined },
+      hooks,
+    );
+  } finally {
+    bar?.stop();
+  }
+  for (const p of live) process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+  print(ctx, opts.format, { ...out, files });
+}
+
+/** `events lookup`: CloudTrail event history (LookupEvents, us-east-1) of accounts. */
+export async function lookup(
+  accounts: string[],
+  opts: { since?: string; until?: string; format: string; all: boolean },
+  ctx: RunContext,
+  hooks: EventHooks = {},
+): Promise<void> {
+  const since = parseTime("--since", opts.since);
+  const until = parseTime("--until", opts.until);
+  const config = ctx.loaded.config;
+  // IAM and sign-in are global services: their events are recorded in us-east-1.
+  const factory = awsClientFactory({ ...config.aws, region: "us-east-1" });
+  const targets = await resolveTargets(config, factory, { only: accounts.length ? accounts : undefined });
+  const out = await run(
+    ctx,
+    "events lookup",
+    (onProblem) =>
+      (async function* () {
+        for (const t of targets) {
+          const client = factory.forAccount({ ...t, region: "us-east-1" }).cloudtrail;
+          try {
+            yield* lookupEvents(client, t.id, {
+              since,
+              until,
+              eventSources: opts.all ? [] : DEFAULT_LOOKUP_SOURCES,
+              onProblem,
+            });
+          } catch (e) {
+            const err = e as { name?: string; message?: string };
+            const p = {
+              file: `lookup-events:${t.id}`,
+              error: `${err.name ?? "Error"}: ${err.message ?? String(e)}`,
+            };
+            onProblem(p);
+            process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+          }
+        }
+      })(),
+    { format: opts.format },
+    hooks,
+  );
+  print(ctx, opts.format, out);
+}
+
+export function register(program: Command): void {
+  const events = program.command("events").description("run the event checks over audit events");
+
+  events
+    .command("replay")
+    .description("read CloudTrail archives, EventBridge or Activity Tracker events and reconcile findings")
+    .argument("<inputs...>", "files, folders (walked), s3://bucket/prefix, or - for stdin")
+    .option("--since <iso-time>", "only events at or after this time")
+    .option("--until <iso-time>", "only events at or before this time")
+    .option("--concurrency <n>", "files read at once", (v) => Number.parseInt(v, 10), 4)
+    .option("--no-progress", "no progress bar")
+    .addOption(formatOption(["table", "json"]))
+    .action(async (inputs: string[], opts, cmd: Command) => {
+      await replay(inputs, opts, context(cmd.optsWithGlobals<GlobalOptions>()));
+    });
+
+  events
+    .command("lookup")
+    .description(
+      "read CloudTrail event history (LookupEvents, us-east-1; 2 requests/s) and reconcile findings",
+    )
+    .option(
+      "--account <id>",
+      "account (repeatable; default: the configured accounts)",
+      (v, p: string[] = []) => [...p, v],
+    )
+    .option("--since <iso-time>", "only events at or after this time (history keeps 90 days)")
+    .option("--until <iso-time>", "only events at or before this time")
+    .option("--all", "every management event, not only IAM and sign-in (slow: 50 events per request)", false)
+    .addOption(formatOption(["table", "json"]))
+    .action(async (opts, cmd: Command) => {
+      await lookup(opts.account ?? [], opts, context(cmd.optsWithGlobals<GlobalOptions>()));
+    });
+}

@@ -1,0 +1,358 @@
+import { pipeline, Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import { createGunzip } from "node:zlib";
+import type { IamEvent, InputProblem } from "../../model/event.js";
+import { fromEventBridge, isEventBridgeEnvelope } from "../eventbridge.js";
+import { fromActivityTracker, isIbmEvent } from "../ibm/activity-tracker.js";
+import type { InputFile } from "./input-files.js";
+import { fromCloudTrailRecord } from "./record.js";
+
+// Reads event files of any supported shape, gzipped or not, a few at a time:
+//  - CloudTrail log files `{"Records":[…]}` (parsed whole: one delivery is a few MB at most),
+//  - `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent":"…"}]}`,
+//  - a JSON array or JSON lines of EventBridge envelopes, Activity Tracker events or bare
+//    CloudTrail records (JSON lines are streamed line by line, so they may be of any size).
+
+export interface ReadOptions {
+  /** Files read at once (decompression runs on libuv's pool while records are parsed). */
+  concurrency?: number | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  onProblem: (p: InputProblem) => void;
+  /** Stored (compressed) bytes read, as they arrive. */
+  onBytes?: ((n: number) => void) | undefined;
+  /** A file was read to its end (or given up on). */
+  onFileDone?: ((file: InputFile, events: number, ok: boolean) => void) | undefined;
+  /** A file parsed whole larger than this (decompressed) is refused. */
+  maxWholeFileBytes?: number | undefined;
+}
+
+const BATCH = 1024;
+/** Bad records reported one by one per file; the rest are counted. */
+const MAX_PROBLEMS_PER_FILE = 20;
+const DEFAULT_MAX_WHOLE = 512 * 1024 * 1024;
+
+type Normalised = IamEvent | string | null;
+
+/** One JSON value of a stream or array: whichever shape it is. */
+export function normaliseValue(v: unknown): Normalised {
+  if (isEventBridgeEnvelope(v)) return fromEventBridge(v);
+  if (isIbmEvent(v)) return fromActivityTracker(v);
+  if (typeof v === "object" && v !== null && "eventName" in v) return fromCloudTrailRecord(v);
+  return "not a CloudTrail record, EventBridge envelope or Activity Tracker event";
+}
+
+/** Line (1-based) of a JSON.parse error, from "at position N" or "(line L column C)". */
+function syntaxErrorLine(text: string, message: string): number | undefined {
+  const lc = /line (\d+) column/.exec(message);
+  if (lc) return Number(lc[1]);
+  const pos = /at position (\d+)/.exec(message);
+  if (!pos) return undefined;
+  let line = 1;
+  const end = Math.min(Number(pos[1]), text.length);
+  for (let i = text.indexOf("\n"); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+function describeJsonError(e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  if (/Unexpected end of JSON input/.test(msg)) return "truncated JSON (unexpected end of input)";
+  return `invalid JSON: ${msg.split("\n")[0]}`;
+}
+
+/** Decompressed bytes of a stored file: gzip is recognised by its magic number, not its name. */
+async function* decoded(src: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  onBytes(head.length);
+  const gz = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (!gz) {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      onBytes(r.value.length);
+      yield r.value;
+    }
+    return;
+  }
+  const raw = Readable.from(
+    (async function* () {
+      yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        onBytes(r.value.length);
+        yield r.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // Errors of either side (a truncated archive, a reset connection) surface on iteration.
+  pipeline(raw, gunzip, () => {});
+  for await (const chunk of gunzip) yield chunk as Buffer;
+}
+
+interface FileSink {
+  file: InputFile;
+  since: number;
+  until: number;
+  batch: IamEvent[];
+  events: number;
+  problems: number;
+  onProblem: (p: InputProblem) => void;
+  push: (batch: IamEvent[]) => Promise<void>;
+}
+
+function problem(s: FileSink, p: Omit<InputProblem, "file">): void {
+  s.problems++;
+  if (s.problems <= MAX_PROBLEMS_PER_FILE) s.onProblem({ file: s.file.name, ...p });
+}
+
+async function emit(s: FileSink, n: Normalised, where: { line?: number; record?: number }): Promise<void> {
+  if (n === null) return;
+  if (typeof n === "string") {
+    problem(s, { ...where, error: n });
+    return;
+  }
+  const t = n.time.getTime();
+  if (t < s.since || t > s.until) return;
+  s.batch.push(n);
+  s.events++;
+  if (s.batch.length >= BATCH) {
+    const b = s.batch;
+    s.batch = [];
+    await s.push(b);
+  }
+}
+
+/** A value read whole: a CloudTrail log file, lookup-events output, an array or one event. */
+async function emitWhole(s: FileSink, v: unknown): Promise<void> {
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.Records)) {
+      const records = o.Records;
+      o.Records = undefined; // records become garbage as soon as their events are judged
+      for (let i = 0; i < records.length; i++) await emit(s, fromCloudTrailRecord(records[i]), { record: i });
+      return;
+    }
+    if (Array.isArray(o.Events)) {
+      for (let i = 0; i < o.Events.length; i++) {
+        const ev = o.Events[i] as { CloudTrailEvent?: unknown } | null;
+        let n: Normalised = "a lookup-events result has no CloudTrailEvent";
+        if (typeof ev?.CloudTrailEvent === "string") {
+          try {
+            n = fromCloudTrailRecord(JSON.parse(ev.CloudTrailEvent));
+          } catch (e) {
+            n = `CloudTrailEvent: ${describeJsonError(e)}`;
+          }
+        }
+        await emit(s, n, { record: i });
+      }
+      return;
+    }
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) await emit(s, normaliseValue(v[i]), { record: i });
+    return;
+  }
+  await emit(s, normaliseValue(v), {});
+}
+
+/** Whether the start of a file says it must be parsed whole rather than line by line. */
+function wholeFile(start: string): boolean {
+  const t = start.trimStart();
+  if (t.startsWith("[")) return true;
+  if (/^\{\s*"(Records|Events)"\s*:/.test(t)) return true;
+  // A pretty-printed single object: its first line is just "{".
+  const nl = t.indexOf("\n");
+  return t.startsWith("{") && nl >= 0 && t.slice(0, nl).trim() === "{";
+}
+
+async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
+  const maxWhole = opts.maxWholeFileBytes ?? DEFAULT_MAX_WHOLE;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let mode: "undecided" | "whole" | "lines" = "undecided";
+  const decoder = new StringDecoder("utf8");
+  let carry = "";
+  let line = 0;
+
+  const lines = async (text: string, final: boolean) => {
+    const parts = (carry + text).split("\n");
+    carry = final ? "" : (parts.pop() ?? "");
+    for (const raw of parts) {
+      line++;
+      const l = raw.trim();
+      if (!l) continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(l);
+      } catch (e) {
+        problem(s, { line, error: describeJsonError(e) });
+        continue;
+      }
+      await emit(s, normaliseValue(v), { line });
+    }
+  };
+
+  const stream = await s.file.open();
+  for await (const chunk of decoded(stream, opts.onBytes ?? (() => {}))) {
+    if (mode === "whole") {
+      size += chunk.length;
+      if (size > maxWhole) throw new Error(`larger than ${maxWhole >> 20} MB uncompressed; use JSON lines`);
+      chunks.push(chunk);
+      continue;
+    }
+    if (mode === "lines") {
+      await lines(decoder.write(chunk), false);
+      continue;
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size < 4096) continue;
+    mode = decideMode(chunks);
+    if (mode === "lines") await lines(decoder.write(Buffer.concat(chunks.splice(0))), false);
+  }
+  if (mode === "undecided") mode = decideMode(chunks);
+  if (mode === "lines") {
+    await lines(decoder.write(Buffer.concat(chunks.splice(0))) + decoder.end(), true);
+    return true;
+  }
+  const text = Buffer.concat(chunks.splice(0)).toString("utf8");
+  if (!text.trim()) return true;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    problem(s, { line: syntaxErrorLine(text, (e as Error).message), error: describeJsonError(e) });
+    return false;
+  }
+  await emitWhole(s, value);
+  return true;
+}
+
+function decideMode(chunks: Buffer[]): "whole" | "lines" {
+  const start = Buffer.concat(chunks).subarray(0, 4096).toString("utf8");
+  return wholeFile(start) ? "whole" : "lines";
+}
+
+/** A bounded hand-off from file readers to the consumer: readers wait while it is full. */
+function channel<T>(capacity: number) {
+  const items: T[] = [];
+  let closed = false;
+  let cancelled = false;
+  let wakeConsumer: (() => void) | undefined;
+  const wakeProducers: (() => void)[] = [];
+  return {
+    get cancelled() {
+      return cancelled;
+    },
+    async push(x: T): Promise<void> {
+      while (items.length >= capacity && !cancelled) await new Promise<void>((r) => wakeProducers.push(r));
+      if (cancelled) return;
+      items.push(x);
+      wakeConsumer?.();
+      wakeConsumer = undefined;
+    },
+    close(): void {
+      closed = true;
+      wakeConsumer?.();
+      wakeConsumer = undefined;
+    },
+    async *drain(): AsyncGenerator<T> {
+      try {
+        for (;;) {
+          if (items.length) {
+            const x = items.shift()!;
+            wakeProducers.shift()?.();
+            yield x;
+            continue;
+          }
+          if (closed) return;
+          await new Promise<void>((r) => {
+            wakeConsumer = r;
+          });
+        }
+      } finally {
+        cancelled = true;
+        for (const w of wakeProducers.splice(0)) w();
+      }
+    },
+  };
+}
+
+/**
+ * Events of every input, in batches, reading `concurrency` files at once. A corrupt, truncated or
+ * unreadable file is reported through onProblem with its name (and line or record where known);
+ * the other files are read on.
+ */
+export async function* readEventBatches(
+  files: AsyncIterable<InputFile>,
+  opts: ReadOptions,
+): AsyncGenerator<IamEvent[]> {
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const ch = channel<IamEvent[]>(concurrency * 2);
+  const source = files[Symbol.asyncIterator]();
+  const since = opts.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const until = opts.until?.getTime() ?? Number.POSITIVE_INFINITY;
+
+  const worker = async () => {
+    while (!ch.cancelled) {
+      let next: IteratorResult<InputFile>;
+      try {
+        next = await source.next();
+      } catch (e) {
+        opts.onProblem({ file: "(inputs)", error: (e as Error).message ?? String(e) });
+        return;
+      }
+      if (next.done) return;
+      const file = next.value;
+      const s: FileSink = {
+        file,
+        since,
+        until,
+        batch: [],
+        events: 0,
+        problems: 0,
+        onProblem: opts.onProblem,
+        push: (b) => ch.push(b),
+      };
+      let ok = false;
+      try {
+        ok = await readOne(s, opts);
+        if (s.batch.length) await ch.push(s.batch);
+      } catch (e) {
+        // A file parsed whole yields nothing unless all of it parsed; a JSON-lines file keeps
+        // the events read before the damage.
+        if (s.batch.length) await ch.push(s.batch);
+        const err = e as { code?: string; name?: string; message?: string };
+        const why =
+          err.code === "Z_BUF_ERROR" || /unexpected end of file/i.test(err.message ?? "")
+            ? "truncated gzip archive (unexpected end of file)"
+            : err.code?.startsWith("Z_")
+              ? `corrupt gzip archive (${err.message})`
+              : `${err.name && err.name !== "Error" ? `${err.name}: ` : ""}${err.message ?? String(e)}`;
+        opts.onProblem({ file: file.name, error: why });
+        s.problems = Math.max(s.problems, 1);
+      }
+      if (s.problems > MAX_PROBLEMS_PER_FILE)
+        opts.onProblem({ file: file.name, error: `${s.problems - MAX_PROBLEMS_PER_FILE} more bad records` });
+      opts.onFileDone?.(file, s.events, ok && s.problems === 0);
+    }
+  };
+
+  const workers = Promise.all(Array.from({ length: concurrency }, worker)).finally(() => ch.close());
+  try {
+    yield* ch.drain();
+  } finally {
+    await workers;
+  }
+}
+
+/** Events of every input, one by one (see readEventBatches). */
+export async function* readEvents(
+  files: AsyncIterable<InputFile>,
+  opts: ReadOptions,
+): AsyncGenerator<IamEvent> {
+  for await (const batch of readEventBatches(files, opts)) yield* batch;
+}
