@@ -8,14 +8,18 @@ import { snsChannel } from "./sns.js";
 import { webhookChannel } from "./webhook.js";
 
 /** Every channel that is configured and enabled, by the name the router queues it under. */
-export function channelsFromConfig(config: Config): Record<string, Channel> {
+export function channelsFromConfig(
+  config: Config,
+  opts: { jiraSearchRetryDelaysMs?: number[] } = {},
+): Record<string, Channel> {
   const { slack, jira, pagerduty, sns, webhook, templates } = config.notify;
   validateTemplates(templates);
   const jiraUrl = jira?.enabled ? jira.url : undefined;
   const out: Record<string, Channel> = {};
   if (slack?.enabled && (slack.token || slack.webhookUrl))
     out.slack = slackChannel(slack, { templates, jiraUrl });
-  if (jira?.enabled) out.jira = jiraChannel(jira, { templates });
+  if (jira?.enabled)
+    out.jira = jiraChannel(jira, { templates, searchRetryDelaysMs: opts.jiraSearchRetryDelaysMs });
   if (pagerduty?.enabled) out.pagerduty = pagerdutyChannel(pagerduty, { templates, jiraUrl });
   if (sns?.enabled) out.sns = snsChannel(sns, { aws: config.aws, templates, jiraUrl });
   if (webhook?.enabled) out.webhook = webhookChannel(webhook, { templates, jiraUrl });

@@ -44,8 +44,9 @@ const cleanError = (e: DeliveryError) => maskKeyIdsIn(e.message).slice(0, MAX_ER
 /**
  * Delivers due outbox items: at least once, in order per finding and channel, each marked
  * delivered or failed (permanently, or with its next attempt after exponential backoff or the
- * service's Retry-After). Errors of the store itself are not caught: a crash leaves the item
- * pending, and channels are idempotent, so the next run finishes the job.
+ * service's Retry-After). Items are claimed with a lease (store.dueOutbox), so an item left
+ * untried here (deferred) or held by a worker that died is due again when the lease runs out.
+ * Errors of the store itself are not caught: channels are idempotent, so a later run finishes.
  */
 export async function deliverOutbox(
   store: Store,
