@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { register } from "../../../src/cli/outbox.js";
+import { planReconcile } from "../../../src/engine/reconcile.js";
+import { routerFromConfig } from "../../../src/engine/routing.js";
+import { EXIT } from "../../../src/errors.js";
+import type { Candidate } from "../../../src/model/finding.js";
+import { openSqliteStore } from "../../../src/store/sqlite.js";
+import { startFakeSlack } from "../../support/fake-apis/slack.js";
+
+let dir: string;
+let slack: Awaited<ReturnType<typeof startFakeSlack>>;
+let out: string[];
+
+const cand: Candidate = {
+  check: "key-inactive",
+  account: "111122223333",
+  resource: "AKIAIOSFODNN7EXAMPLE",
+  owner: "alice",
+  severity: "medium",
+  title: "Access key of alice unused for 120 days",
+  details: { username: "alice", keyId: "AKIAIOSFODNN7EXAMPLE" },
+};
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "iamwarden-outbox-"));
+  slack = await startFakeSlack({ token: "xoxb-1", channels: ["#iam-alerts"] });
+  writeFileSync(
+    join(dir, "iamwarden.yaml"),
+    `store: ./state.db\nnotify:\n  slack: { token: xoxb-1, channel: "#iam-alerts", apiUrl: "${slack.apiUrl}", dmOwners: false }\n`,
+  );
+  out = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  process.exitCode = undefined;
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  await slack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]) {
+  out = [];
+  const program = new Command()
+    .option("-c, --config <file>")
+    .option("--store <location>")
+    .option("--now <iso-time>")
+    .option("--show-key-ids")
+    .exitOverride();
+  register(program);
+  await program.parseAsync(["node", "iamwarden", "--config", join(dir, "iamwarden.yaml"), ...args]);
+  return out.join("");
+}
+
+async function queue(now: string) {
+  const store = openSqliteStore(join(dir, "state.db"));
+  const route = routerFromConfig({
+    slack: { enabled: true, token: "x", dmOwners: false, renotifyHours: 24 },
+    templates: {},
+  });
+  await store.reconcile({ account: cand.account, checks: [cand.check] }, (existing) =>
+    planReconcile(existing, {
+      account: cand.account,
+      checks: [cand.check],
+      kind: "state",
+      complete: true,
+      candidates: [cand],
+      suppress: () => undefined,
+      route,
+      renotifyHours: 24,
+      now: new Date(now),
+      runId: "r1",
+    }),
+  );
+  await store.close();
+}
+
+describe("iamwarden outbox", () => {
+  it("lists what waits, flushes it at --now, and shows failures with their error", async () => {
+    await queue("2026-03-01T00:00:00Z");
+    const listed = JSON.parse(await cli("outbox", "list", "--format", "json"));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ channel: "slack", event: "opened", status: "pending" });
+
+    // Slack is down: the item stays pending with its error; the exit code says so.
+    slack.inject(() => true, { status: 503, headers: { "retry-after": "30" }, body: "" });
+    const failed = JSON.parse(
+      await cli("--now", "2026-03-01T00:05:00Z", "outbox", "flush", "--format", "json"),
+    );
+    expect(failed).toMatchObject({ delivered: 0, failed: 0, pending: 1 });
+    expect(failed.items[0]).toMatchObject({ result: "retry", nextAttemptAt: "2026-03-01T00:05:30.000Z" });
+    expect(process.exitCode).toBe(EXIT.partial);
+    const table = await cli("outbox", "list");
+    expect(table).toContain("slack chat.postMessage: HTTP 503");
+    expect(table).toContain("2026-03-01T00:05:30.000Z");
+
+    const ok = JSON.parse(await cli("--now", "2026-03-01T00:06:00Z", "outbox", "flush", "--format", "json"));
+    expect(ok).toMatchObject({ delivered: 1, failed: 0, pending: 0 });
+    expect(slack.posts).toHaveLength(1);
+    expect(JSON.stringify(slack.posts)).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    expect(await cli("outbox", "list")).toBe("Nothing in the outbox.\n");
+    expect(JSON.parse(await cli("outbox", "list", "--status", "delivered", "--format", "json"))).toHaveLength(
+      1,
+    );
+  });
+
+  it("requeues permanently failed items with --retry-failed once the cause is fixed", async () => {
+    await queue("2026-03-01T00:00:00Z");
+    slack.inject(() => true, { status: 200, body: { ok: false, error: "not_in_channel" } });
+    const first = JSON.parse(
+      await cli("--now", "2026-03-01T00:01:00Z", "outbox", "flush", "--format", "json"),
+    );
+    expect(first).toMatchObject({ failed: 1 });
+    expect(first.items[0].error).toBe("slack chat.postMessage: not_in_channel");
+    // A plain flush leaves failed items alone.
+    expect(
+      JSON.parse(await cli("--now", "2026-03-01T00:02:00Z", "outbox", "flush", "--format", "json")),
+    ).toMatchObject({
+      delivered: 0,
+    });
+    const again = JSON.parse(
+      await cli("--now", "2026-03-01T00:03:00Z", "outbox", "flush", "--retry-failed", "--format", "json"),
+    );
+    expect(again).toMatchObject({ requeued: 1, delivered: 1, failed: 0 });
+    expect(slack.violations).toEqual([]);
+  });
+
+  it("rejects a bad --status", async () => {
+    await expect(cli("outbox", "list", "--status", "stuck")).rejects.toThrow("--status: stuck is not one of");
+  });
+});
