@@ -1,0 +1,96 @@
+import type { RemediationMark } from "../../engine/remediation.js";
+import type { Router } from "../../engine/routing.js";
+import type { Finding, FindingEvent, FindingStatus } from "../../model/finding.js";
+import type { NewOutboxItem, NotifyEvent } from "../../model/outbox.js";
+import type { Store } from "../../store/store.js";
+
+// Finding changes remediation makes, each one store.applyChange: the row, its recorded state
+// change and the notifications it calls for, in one transaction.
+
+export interface ChangeDeps {
+  store: Store;
+  route: Router;
+  now: Date;
+  runId: string;
+  actor: string;
+}
+
+function change(
+  deps: ChangeDeps,
+  f: Finding,
+  to: FindingStatus,
+  cause: string,
+  event: NotifyEvent,
+  payload: Record<string, unknown>,
+): { finding: Finding; event: FindingEvent; outbox: NewOutboxItem[] } {
+  const now = deps.now.toISOString();
+  const finding: Finding = { ...f, status: to, statusReason: cause, tickets: { ...f.tickets } };
+  if (f.status !== to) finding.statusChangedAt = now;
+  const channels = deps.route(finding, event);
+  const notified = { ...(finding.tickets.notified ?? {}) };
+  const outbox = channels.map((channel): NewOutboxItem => {
+    notified[channel] = now;
+    return { dedupKey: `${f.id}|${event}|${channel}|${now}`, findingId: f.id, event, channel, payload };
+  });
+  if (channels.length) finding.tickets.notified = notified;
+  return {
+    finding,
+    event: { findingId: f.id, at: now, from: f.status, to, cause, runId: deps.runId },
+    outbox,
+  };
+}
+
+/** After a key was deactivated (or deleted) or a user quarantined. */
+export function markRemediated(
+  deps: ChangeDeps,
+  findingId: string,
+  what: { action: string; auditId: number; description: string },
+): Promise<Finding> {
+  const now = deps.now.toISOString();
+  return deps.store.applyChange(findingId, (f) => {
+    const prev = f.details.remediation as RemediationMark | undefined;
+    const mark =
+      what.action === "delete-key" && prev
+        ? { ...prev, deletedAt: now, deleteAuditId: what.auditId }
+        : { action: what.action, at: now, runId: deps.runId, auditId: what.auditId, by: deps.actor };
+    const cause = `${what.description} by ${deps.actor} (run ${deps.runId})`;
+    const c = change(deps, f, "remediated", cause, "remediated", {
+      action: what.action,
+      auditId: what.auditId,
+      actor: deps.actor,
+    });
+    c.finding.details = { ...f.details, remediation: mark };
+    return c;
+  });
+}
+
+/** After a rollback undid everything remediation did: open again, grace period restarting now. */
+export function reopenAfterRollback(deps: ChangeDeps, findingId: string): Promise<Finding> {
+  return deps.store.applyChange(findingId, (f) => {
+    const reason = `remediation rolled back by ${deps.actor} (run ${deps.runId})`;
+    const c = change(deps, f, "open", reason, "reopened", { reason });
+    const { remediation, ...rest } = f.details;
+    c.finding.details = {
+      ...rest,
+      rollback: { at: deps.now.toISOString(), by: deps.actor, runId: deps.runId, undid: remediation ?? null },
+    };
+    c.finding.resolvedAt = undefined;
+    return c;
+  });
+}
+
+/** A guard could not be evaluated: nothing was done, and people must look now. */
+export function raiseToCritical(deps: ChangeDeps, findingId: string, reason: string): Promise<Finding> {
+  return deps.store.applyChange(findingId, (f) => {
+    // Said once: the same block on the next run changes nothing and notifies nobody again.
+    const prev = f.details.remediationBlocked as { reason?: string } | undefined;
+    if (f.severity === "critical" && prev?.reason === reason) return { finding: f };
+    const c = change(deps, f, f.status, `remediation blocked: ${reason}`, "escalated", {
+      from: f.severity,
+      reason,
+    });
+    c.finding.severity = "critical";
+    c.finding.details = { ...f.details, remediationBlocked: { at: deps.now.toISOString(), reason } };
+    return c;
+  });
+}

@@ -1,0 +1,308 @@
+import {
+  AttachUserPolicyCommand,
+  CreatePolicyCommand,
+  DeletePolicyCommand,
+  DeleteUserPolicyCommand,
+  DetachUserPolicyCommand,
+  PutUserPolicyCommand,
+} from "@aws-sdk/client-iam";
+import type { Config } from "../../config/schema.js";
+import type { AuditEntry } from "../../model/audit.js";
+import { describeAwsError, isLimitExceeded, isNoSuchEntity } from "../../sources/aws/aws-errors.js";
+import { audited } from "./audited.js";
+import {
+  attachedPolicies,
+  inlinePolicy,
+  inlinePolicyNames,
+  managedPolicy,
+  quotaErrorIsFinal,
+  sameDocument,
+  userGroups,
+} from "./iam-state.js";
+import type { ActionContext, Applied, Planned, RollbackResult } from "./types.js";
+
+// quarantine-user: a deny policy on an IAM user. A customer-managed policy, created if missing
+// and attached; when the user already has the most managed policies IAM allows (LimitExceeded),
+// the same document goes inline. Admins and break-glass users are never quarantined, and when
+// group membership cannot be read nothing is done.
+
+export interface QuarantineSettings {
+  policyName: string;
+  /** Deny everything instead of iam:*. */
+  denyAll: boolean;
+  adminGroup?: string | undefined;
+  adminUsers: string[];
+  breakGlassUsers: string[];
+}
+
+/** IAM's default quota of managed policies per user; only used to say what the plan expects. */
+export const MANAGED_POLICIES_PER_USER = 10;
+
+export function quarantineSettings(config: Config): QuarantineSettings {
+  const q = config.remediation.quarantine;
+  const change = config.checks["iam-change"];
+  return {
+    policyName: q.policyName,
+    denyAll: q.denyAll,
+    adminGroup: change?.adminGroup,
+    adminUsers: change?.adminUsers ?? [],
+    breakGlassUsers: q.breakGlassUsers,
+  };
+}
+
+export function quarantineDocument(denyAll: boolean): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "IamwardenQuarantine", Effect: "Deny", Action: denyAll ? "*" : "iam:*", Resource: "*" },
+    ],
+  });
+}
+
+export const policyArn = (ctx: ActionContext, name: string) =>
+  `arn:${ctx.partition ?? "aws"}:iam::${ctx.account}:policy/${name}`;
+
+export const quarantineUser = {
+  name: "quarantine-user",
+
+  async plan(ctx: ActionContext, user: string, s: QuarantineSettings): Promise<Planned> {
+    const planned: Planned = {
+      action: "quarantine-user",
+      account: ctx.account,
+      target: user,
+      user,
+      findingId: ctx.findingId,
+      before: {},
+      changes: [],
+    };
+    if (s.adminUsers.includes(user)) {
+      planned.blocked = `${user} is a listed admin user; admins are never quarantined`;
+      return planned;
+    }
+    if (s.breakGlassUsers.includes(user)) {
+      planned.blocked = `${user} is a listed break-glass user; never quarantined`;
+      return planned;
+    }
+    let groups: string[] = [];
+    try {
+      if (s.adminGroup) groups = await userGroups(ctx.iam, user);
+    } catch (e) {
+      if (isNoSuchEntity(e)) {
+        planned.noop = `there is no IAM user ${user}`;
+        return planned;
+      }
+      planned.blocked = `cannot read the groups of ${user} (${describeAwsError(e)}); not quarantined, since ${user} may be in the admin group ${s.adminGroup}`;
+      planned.raiseToCritical = true;
+      return planned;
+    }
+    if (s.adminGroup && groups.includes(s.adminGroup)) {
+      planned.blocked = `${user} is a member of the admin group ${s.adminGroup}; admins are never quarantined`;
+      return planned;
+    }
+
+    const arn = policyArn(ctx, s.policyName);
+    const document = quarantineDocument(s.denyAll);
+    let attached: string[];
+    let inline: string[];
+    try {
+      attached = await attachedPolicies(ctx.iam, user);
+      inline = await inlinePolicyNames(ctx.iam, user);
+    } catch (e) {
+      if (!isNoSuchEntity(e)) throw e;
+      planned.noop = `there is no IAM user ${user}`;
+      return planned;
+    }
+    const policy = await managedPolicy(ctx.iam, arn);
+    planned.before = {
+      ...(s.adminGroup ? { groups } : {}),
+      attachedPolicies: attached,
+      inlinePolicies: inline,
+      policyExists: Boolean(policy),
+    };
+    // A policy of that name that says something else (perhaps an Allow) must never be attached.
+    if (policy && !sameDocument(policy.document, document)) {
+      planned.blocked = `the policy ${s.policyName} exists with a different document; not attaching it (fix it or set remediation.quarantine.policyName)`;
+      return planned;
+    }
+    if (attached.includes(arn)) {
+      planned.noop = `${user} is already quarantined (${s.policyName} attached)`;
+      return planned;
+    }
+    if (inline.includes(s.policyName)) {
+      if (sameDocument(await inlinePolicy(ctx.iam, user, s.policyName), document))
+        planned.noop = `${user} is already quarantined (inline policy ${s.policyName})`;
+      else planned.blocked = `${user} has an inline policy named ${s.policyName} with a different document`;
+      return planned;
+    }
+    if (!policy) planned.changes.push(`create the customer-managed policy ${s.policyName} (CreatePolicy)`);
+    planned.changes.push(
+      attached.length >= MANAGED_POLICIES_PER_USER
+        ? `attach ${s.policyName} to ${user}; ${user} has ${attached.length} managed policies, so if IAM refuses (LimitExceeded) put the same document inline (PutUserPolicy)`
+        : `attach ${s.policyName} to ${user} (AttachUserPolicy)`,
+    );
+    return planned;
+  },
+
+  async apply(ctx: ActionContext, user: string, s: QuarantineSettings): Promise<Applied> {
+    const planned = await quarantineUser.plan(ctx, user, s);
+    const done = (
+      status: Applied["status"],
+      message: string,
+      auditIds: number[] = [],
+      verified?: boolean,
+    ) => ({
+      planned,
+      status,
+      auditIds,
+      verified,
+      message,
+    });
+    if (planned.noop) return done("noop", planned.noop);
+    if (planned.blocked) return done("blocked", planned.blocked);
+
+    const arn = policyArn(ctx, s.policyName);
+    const document = quarantineDocument(s.denyAll);
+    const ids: number[] = [];
+    if (!planned.before.policyExists) {
+      const created = await audited(ctx, {
+        action: "create-policy",
+        target: arn,
+        before: { exists: false },
+        intent: { api: "CreatePolicy", PolicyName: s.policyName, PolicyDocument: document },
+        call: () =>
+          ctx.iam.send(
+            quotaErrorIsFinal(
+              new CreatePolicyCommand({
+                PolicyName: s.policyName,
+                PolicyDocument: document,
+                Description: "iamwarden quarantine: denies the users it is attached to",
+              }),
+            ),
+          ),
+        verify: async () => {
+          const p = await managedPolicy(ctx.iam, arn);
+          return { ok: sameDocument(p?.document, document), observed: { exists: Boolean(p) } };
+        },
+      });
+      ids.push(created.auditId);
+      if (!created.ok) return done("failed", `CreatePolicy: ${describeAwsError(created.error)}`, ids);
+    }
+
+    const attach = await audited(ctx, {
+      action: "attach-user-policy",
+      target: user,
+      before: { attachedPolicies: planned.before.attachedPolicies },
+      intent: { api: "AttachUserPolicy", UserName: user, PolicyArn: arn },
+      call: () =>
+        ctx.iam.send(quotaErrorIsFinal(new AttachUserPolicyCommand({ UserName: user, PolicyArn: arn }))),
+      verify: async () => {
+        const now = await attachedPolicies(ctx.iam, user);
+        return { ok: now.includes(arn), observed: { attachedPolicies: now } };
+      },
+    });
+    ids.push(attach.auditId);
+    if (attach.ok) return done("applied", `${s.policyName} attached`, ids, attach.verified);
+    if (!isLimitExceeded(attach.error))
+      return done("failed", `AttachUserPolicy: ${describeAwsError(attach.error)}`, ids);
+
+    // The user is at the managed-policy quota: the same document, inline.
+    const put = await audited(ctx, {
+      action: "put-user-policy",
+      target: user,
+      before: { inlinePolicies: planned.before.inlinePolicies },
+      intent: { api: "PutUserPolicy", UserName: user, PolicyName: s.policyName, PolicyDocument: document },
+      call: () =>
+        ctx.iam.send(
+          quotaErrorIsFinal(
+            new PutUserPolicyCommand({ UserName: user, PolicyName: s.policyName, PolicyDocument: document }),
+          ),
+        ),
+      verify: async () => {
+        const doc = await inlinePolicy(ctx.iam, user, s.policyName);
+        return { ok: sameDocument(doc, document), observed: { inlinePolicy: doc !== undefined } };
+      },
+    });
+    ids.push(put.auditId);
+    return put.ok
+      ? done("applied", `${s.policyName} put inline (managed-policy quota reached)`, ids, put.verified)
+      : done("failed", `PutUserPolicy: ${describeAwsError(put.error)}`, ids);
+  },
+};
+
+/** Undoes one applied quarantine entry: exactly what it added, nothing else. */
+export async function rollbackQuarantineEntry(
+  ctx: ActionContext,
+  entry: AuditEntry,
+): Promise<RollbackResult> {
+  const result = (status: RollbackResult["status"], message: string, auditId?: number): RollbackResult => ({
+    entryId: entry.id,
+    action: entry.action,
+    target: entry.target,
+    status,
+    message,
+    auditId,
+  });
+  const base = { action: `rollback:${entry.action}`, target: entry.target, success: "rolled-back" as const };
+  const user = String(entry.intent.UserName ?? entry.target);
+
+  if (entry.action === "attach-user-policy") {
+    const arn = String(entry.intent.PolicyArn);
+    const now = await attachedPolicies(ctx.iam, user);
+    if (!now.includes(arn)) return result("nothing-to-undo", `${arn} is no longer attached to ${user}`);
+    const out = await audited(ctx, {
+      ...base,
+      before: { attachedPolicies: now },
+      intent: { api: "DetachUserPolicy", UserName: user, PolicyArn: arn, rollbackOf: entry.id },
+      call: () => ctx.iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })),
+      verify: async () => {
+        const after = await attachedPolicies(ctx.iam, user);
+        return { ok: !after.includes(arn), observed: { attachedPolicies: after } };
+      },
+    });
+    return out.ok
+      ? result("rolled-back", `detached ${arn} from ${user}`, out.auditId)
+      : result("failed", describeAwsError(out.error), out.auditId);
+  }
+
+  if (entry.action === "put-user-policy") {
+    const name = String(entry.intent.PolicyName);
+    if ((await inlinePolicy(ctx.iam, user, name)) === undefined)
+      return result("nothing-to-undo", `${user} no longer has the inline policy ${name}`);
+    const out = await audited(ctx, {
+      ...base,
+      before: { inlinePolicy: name },
+      intent: { api: "DeleteUserPolicy", UserName: user, PolicyName: name, rollbackOf: entry.id },
+      call: () => ctx.iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name })),
+      verify: async () => {
+        const doc = await inlinePolicy(ctx.iam, user, name);
+        return { ok: doc === undefined, observed: { inlinePolicy: doc !== undefined } };
+      },
+    });
+    return out.ok
+      ? result("rolled-back", `deleted the inline policy ${name} of ${user}`, out.auditId)
+      : result("failed", describeAwsError(out.error), out.auditId);
+  }
+
+  if (entry.action === "create-policy") {
+    const arn = entry.target;
+    const policy = await managedPolicy(ctx.iam, arn);
+    if (!policy) return result("nothing-to-undo", `${arn} no longer exists`);
+    // Quarantines of other users share the policy: it goes only once nobody uses it.
+    if (policy.attachmentCount > 0)
+      return result("kept", `${arn} is still attached to ${policy.attachmentCount} other principals; kept`);
+    const out = await audited(ctx, {
+      ...base,
+      before: { exists: true, attachmentCount: 0 },
+      intent: { api: "DeletePolicy", PolicyArn: arn, rollbackOf: entry.id },
+      call: () => ctx.iam.send(new DeletePolicyCommand({ PolicyArn: arn })),
+      verify: async () => {
+        const p = await managedPolicy(ctx.iam, arn);
+        return { ok: !p, observed: { exists: Boolean(p) } };
+      },
+    });
+    return out.ok
+      ? result("rolled-back", `deleted ${arn}`, out.auditId)
+      : result("failed", describeAwsError(out.error), out.auditId);
+  }
+  return result("impossible", `no rollback for ${entry.action}`);
+}
