@@ -3,6 +3,10 @@ import { Command, CommanderError } from "commander";
 import { EXIT, UserError } from "../errors.js";
 import { registerCommands } from "./commands.js";
 
+// The lockfile pins SDK releases that support Node 20; their notice about future releases is
+// noise on every run (and in Telegraf's log). Set the variable to "false" to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const program = new Command()
   .name("iamwarden")
   .description("Keeps cloud identities clean and answers when they are misused.")
