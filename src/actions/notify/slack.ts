@@ -234,7 +234,7 @@ export function slackChannel(cfg: SlackSettings, opts: SlackOptions): Channel {
         const worst = failures.find((f) => !f.permanent) ?? failures[0]!;
         const done = [...sent].join(", ");
         const message = `${failures.map((f) => f.message).join("; ")}${done ? ` (already posted to ${done})` : ""}`;
-        throw new DeliveryError(message, worst.permanent, worst.retryAfterMs);
+        throw new DeliveryError(message, worst.permanent, worst.retryAfterMs, worst.code);
       }
       return {
         tickets: previous ? { slackProgress: null } : undefined,
