@@ -8,6 +8,7 @@ import {
   type ParsedIp,
   parseAddr,
   parseIp,
+  toParsedIp,
 } from "./ip.js";
 
 // `.lst` allowlists: one IPv4/IPv6 address, CIDR or `a - b` range per line; `#` starts a comment.
@@ -41,25 +42,29 @@ export interface AllowlistError {
 export const describeAllowlistError = (e: AllowlistError) => `${e.file}:${e.line}: ${e.reason}`;
 
 function parseEntry(text: string): IpRange | string {
-  const dash = text.indexOf("-");
-  if (dash >= 0) {
-    const a = text.slice(0, dash).trim();
-    const b = text.slice(dash + 1).trim();
+  const parts = text.split("-");
+  if (parts.length === 2) {
+    const a = parts[0]!.trim();
+    const b = parts[1]!.trim();
     const from = parseAddr(a);
     const to = parseAddr(b);
-    if (!from) return `not an address: ${a}`;
-    if (!to) return `not an address: ${b}`;
-    if (from.kind() !== to.kind()) return `a range joins two addresses of one family: ${text}`;
-    const s = cidrRange(from, from.kind() === "ipv4" ? 32 : 128).start;
-    const e = cidrRange(to, to.kind() === "ipv4" ? 32 : 128).start;
-    if (s > e) return `range runs backwards: ${text}`;
-    return { family: from.kind() === "ipv4" ? 4 : 6, start: s, end: e };
+    // Only a dash between two addresses makes a range; anything else is not an entry at all.
+    if (from || to) {
+      if (!from) return `not an address: ${a}`;
+      if (!to) return `not an address: ${b}`;
+      if (from.kind() !== to.kind()) return `a range joins two addresses of one family: ${text}`;
+      const s = toParsedIp(from).n;
+      const e = toParsedIp(to).n;
+      if (s > e) return `range runs backwards: ${text}`;
+      return { family: from.kind() === "ipv4" ? 4 : 6, start: s, end: e };
+    }
   }
   const slash = text.indexOf("/");
   if (slash >= 0) {
     const addrText = text.slice(0, slash);
     const bitsText = text.slice(slash + 1);
-    const addr = parseAddr(addrText);
+    // Kept mapped: ::ffff:192.0.2.0/120 is a /120 of IPv6 that cidrRange turns into a /24.
+    const addr = parseAddr(addrText, true);
     if (!addr) return `not an address: ${addrText}`;
     const max = addr.kind() === "ipv4" ? 32 : 128;
     const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : Number.NaN;

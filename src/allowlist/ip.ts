@@ -28,11 +28,11 @@ type Addr = ipaddr.IPv4 | ipaddr.IPv6;
  * Parses an address strictly: dotted-quad IPv4 (not "10.1" or "0x0a…", which ipaddr.js also
  * accepts) or IPv6 without a zone. Returns undefined for anything else, e.g. `iam.amazonaws.com`.
  */
-export function parseAddr(text: string): Addr | undefined {
+export function parseAddr(text: string, keepMapped = false): Addr | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
   if (!text.includes(":") || text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
   const a = ipaddr.IPv6.parse(text);
-  return a.isIPv4MappedAddress() ? a.toIPv4Address() : a;
+  return a.isIPv4MappedAddress() && !keepMapped ? a.toIPv4Address() : a;
 }
 
 export function toParsedIp(a: Addr): ParsedIp {
