@@ -55,16 +55,12 @@ export async function deliverOutbox(
 ): Promise<DeliverySummary> {
   const summary: DeliverySummary = { delivered: 0, failed: 0, pending: 0 };
   const nowIso = opts.now.toISOString();
+  const log = opts.log ?? silentLog;
+  // Config mistakes (templates, the owners file) surface before any item is claimed.
+  const channels = opts.channels ?? channelsFromConfig(config);
+  const owners: OwnerMap = loadOwnerMap(config.owners.users, opts.baseDir ?? process.cwd());
   const due = await store.dueOutbox(nowIso, opts.limit ?? 500);
   if (!due.length) return summary;
-
-  const log = opts.log ?? silentLog;
-  const channels = opts.channels ?? channelsFromConfig(config);
-  let owners: OwnerMap | undefined;
-  const ownerMap = () => {
-    owners ??= loadOwnerMap(config.owners.users, opts.baseDir ?? process.cwd());
-    return owners;
-  };
   const report = (o: DeliveryOutcome) => {
     if (o.result === "delivered") summary.delivered++;
     else if (o.result === "failed") summary.failed++;
@@ -129,7 +125,7 @@ export async function deliverOutbox(
       }
       const ctx: ChannelContext = {
         now: opts.now,
-        recipients: recipientsFor(finding, config, ownerMap()),
+        recipients: recipientsFor(finding, config, owners),
         log,
         mergeTickets: async (patch) => {
           await store.mergeTickets(finding.id, patch);

@@ -319,4 +319,17 @@ describe("reporting through the outbox", () => {
     expect(world.jira.issues.map((i) => i.status)).toEqual(["Geschlossen", "Geschlossen"]);
     expect(world.violations()).toEqual([]);
   });
+  it("stops on a bad owners file before claiming anything, so nothing waits for a lease", async () => {
+    world.config.owners.users = "does-not-exist.yaml";
+    await reconcileSnapshot(snapshot([oldKey]), world.config, {
+      store,
+      route: routerFromConfig(world.config.notify),
+      now: T0,
+      runId: "r",
+    });
+    await expect(flush(T0)).rejects.toThrow("does-not-exist.yaml: cannot read owners file (ENOENT)");
+    const items = await store.listOutbox({ status: ["pending"] });
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((o) => o.nextAttemptAt === T0.toISOString() && o.attempts === 0)).toBe(true);
+  });
 });
