@@ -183,7 +183,14 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
       report.accountErrors.push({ account, error: `cannot count active keys: ${describeAwsError(e)}` });
     }
   }
-  const reachable = items.filter((i) => !unreachable.has(i.finding.account));
+  // A stable, readable order for the plan and the questions: account, user, key.
+  const reachable = items
+    .filter((i) => !unreachable.has(i.finding.account))
+    .sort((x, y) =>
+      `${x.finding.account}\0${x.user}\0${x.keyId}`.localeCompare(
+        `${y.finding.account}\0${y.user}\0${y.keyId}`,
+      ),
+    );
   const { due, blocked } = limitBlastRadius(reachable, config.remediation, activeKeys);
   report.blocked = blocked;
 

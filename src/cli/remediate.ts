@@ -1,0 +1,140 @@
+import Table from "cli-table3";
+import type { Command } from "commander";
+import { accountClients } from "../actions/remediate/clients.js";
+import { promptConfirm } from "../actions/remediate/confirm.js";
+import { type ItemResult, type RemediationReport, runRemediation } from "../actions/remediate/run.js";
+import { routerFromConfig } from "../engine/routing.js";
+import { EXIT, UserError } from "../errors.js";
+import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
+import { context, formatOption, type GlobalOptions } from "./context.js";
+
+interface RemediateOptions {
+  check?: string[];
+  account?: string[];
+  apply?: boolean;
+  yes?: boolean;
+  format: "table" | "json";
+}
+
+const collect = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+/** The report as one JSON document; key ids masked unless asked for. */
+function reportJson(r: RemediationReport, show: boolean): string {
+  const item = (x: ItemResult) => ({
+    finding: x.item.finding.id,
+    check: x.item.finding.check,
+    account: x.item.finding.account,
+    action: x.item.action,
+    user: x.item.user,
+    keyId: x.item.keyId,
+    status: x.status,
+    message: x.message,
+    changes: x.planned?.changes ?? [],
+    auditIds: x.applied?.auditIds ?? [],
+    verified: x.applied?.verified,
+  });
+  const doc = {
+    runId: r.runId,
+    applied: r.applied,
+    items: r.items.map(item),
+    blocked: r.blocked.map((b) => ({
+      account: b.account,
+      reason: b.reason,
+      findings: b.items.map((i) => i.finding.id),
+    })),
+    notDue: r.notDue.map((n) => ({
+      finding: n.finding.id,
+      check: n.finding.check,
+      account: n.finding.account,
+      reason: n.reason,
+    })),
+    accountErrors: r.accountErrors,
+    ...(r.stopped ? { stopped: r.stopped } : {}),
+  };
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  return show ? text : maskKeyIdsIn(text);
+}
+
+function reportTable(r: RemediationReport, show: boolean): string {
+  const out: string[] = [];
+  if (r.items.length) {
+    const t = new Table({
+      head: ["status", "account", "action", "user", "access key", "finding", "detail"],
+      style: { head: [], border: [] },
+    });
+    for (const x of r.items)
+      t.push([
+        x.status,
+        x.item.finding.account,
+        x.item.action,
+        x.item.user,
+        show ? x.item.keyId : maskKeyId(x.item.keyId),
+        x.item.finding.id,
+        show ? x.message : maskKeyIdsIn(x.message),
+      ]);
+    out.push(t.toString());
+  } else out.push("Nothing to remediate.");
+  for (const b of r.blocked)
+    out.push(
+      `Blast-radius limit: nothing remediated in ${b.account}: ${b.reason} (${b.items.length} findings).`,
+    );
+  for (const e of r.accountErrors) out.push(`Account ${e.account}: ${e.error}; nothing remediated there.`);
+  if (r.notDue.length) out.push(`${r.notDue.length} findings not due yet (--format json lists why).`);
+  if (!r.applied && r.items.some((x) => x.status === "planned"))
+    out.push("Plan only: run with --apply to make these changes.");
+  if (r.stopped) out.push("Stopped: the remaining changes were not made.");
+  out.push(`Run ${r.runId}.`);
+  return `${out.join("\n")}\n`;
+}
+
+export function register(program: Command): void {
+  program
+    .command("remediate")
+    .description("show which findings are due for remediation; with --apply, deactivate their keys")
+    .option("--check <check>", "key-inactive, key-age (repeatable)", collect)
+    .option("--account <id>", "account id (repeatable)", collect)
+    .option("--apply", "make the changes, asking before each (y / n / all / quit)")
+    .option("--yes", "with --apply: do not ask")
+    .addOption(formatOption(["table", "json"]))
+    .action(async (opts: RemediateOptions, cmd: Command) => {
+      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
+      if (opts.yes && !opts.apply) throw new UserError("--yes only makes sense with --apply");
+      // Refuse before anything is read: a piped stdin cannot answer questions safely.
+      if (opts.apply && !opts.yes && !process.stdin.isTTY)
+        throw new UserError(
+          "--apply asks before each change, but stdin is not a terminal; pass --yes to apply without asking",
+        );
+      const config = ctx.loaded.config;
+      const store = await ctx.openStore();
+      const confirm = opts.apply && !opts.yes ? promptConfirm(process.stdin, process.stderr) : undefined;
+      try {
+        const report = await runRemediation(
+          {
+            store,
+            config,
+            now: ctx.now,
+            runId: ctx.runId,
+            actor: ctx.actor,
+            route: routerFromConfig(config.notify),
+            clientsFor: accountClients(config),
+            confirm,
+          },
+          { checks: opts.check, accounts: opts.account, apply: Boolean(opts.apply) },
+        );
+        process.stdout.write(
+          opts.format === "json" ? reportJson(report, ctx.showKeyIds) : reportTable(report, ctx.showKeyIds),
+        );
+        const troubled = report.items.some((x) => x.status === "failed" || x.status === "error");
+        if (troubled || report.accountErrors.length) process.exitCode = EXIT.partial;
+      } finally {
+        confirm?.close();
+        await store.close();
+      }
+    });
+}

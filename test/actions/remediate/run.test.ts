@@ -1,0 +1,244 @@
+import { PassThrough } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { promptConfirm } from "../../../src/actions/remediate/confirm.js";
+import { rollbackEntries } from "../../../src/actions/remediate/rollback.js";
+import { type RemediationDeps, runRemediation } from "../../../src/actions/remediate/run.js";
+import { findingId } from "../../../src/engine/reconcile.js";
+import { addAccessKey, addUser } from "../../support/iam-emulator/index.js";
+import { ACCT, type Bench, bench, FAST_VERIFY, keyStatus, NOW, route, userWithStaleKey } from "./fixture.js";
+
+let b: Bench | undefined;
+afterEach(async () => {
+  await b?.close();
+  b = undefined;
+});
+
+function deps(x: Bench, over: Partial<RemediationDeps> = {}): RemediationDeps {
+  return {
+    store: x.store,
+    config: x.config,
+    now: NOW,
+    runId: "run-1",
+    actor: "tester",
+    route: route(x.config),
+    clientsFor: x.clientsFor,
+    verify: FAST_VERIFY,
+    ...over,
+  };
+}
+
+/** Users u1..un, each with one stale key and an open finding reported a month ago. */
+async function staleUsers(x: Bench, n: number) {
+  const out = [];
+  for (let i = 1; i <= n; i++) out.push({ user: `u${i}`, ...(await userWithStaleKey(x, `u${i}`)) });
+  return out;
+}
+
+/** Answers typed on a stdin-like stream, read by the real prompt. */
+function typed(answers: string) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let asked = "";
+  output.on("data", (d) => {
+    asked += d;
+  });
+  input.end(answers);
+  return { confirm: promptConfirm(input, output), asked: () => asked };
+}
+
+describe("remediate run", () => {
+  it("plans without changing anything, then applies what it planned", async () => {
+    b = await bench();
+    const users = await staleUsers(b, 2);
+    const plan = await runRemediation(deps(b), { apply: false });
+    expect(plan.items.map((r) => [r.item.user, r.status])).toEqual([
+      ["u1", "planned"],
+      ["u2", "planned"],
+    ]);
+    expect(plan.items[0]?.message).toBe("set the access key of u1 from Active to Inactive (UpdateAccessKey)");
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active"]);
+    expect(await b.store.listAudit()).toEqual([]);
+    expect(b.emu.calls.byAction.UpdateAccessKey).toBeUndefined();
+    expect(b.emu.calls.byAction.AssumeRole).toBe(1);
+
+    const run = await runRemediation(deps(b, { runId: "run-2" }), { apply: true });
+    expect(run.items.map((r) => r.status)).toEqual(["applied", "applied"]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Inactive", "Inactive"]);
+    const f = await b.store.getFinding(users[0]!.finding.id);
+    expect(f).toMatchObject({ status: "remediated", statusChangedAt: NOW.toISOString() });
+    expect(f?.details.remediation).toMatchObject({
+      action: "deactivate-key",
+      at: NOW.toISOString(),
+      runId: "run-2",
+    });
+    const outbox = await b.store.listOutbox({ findingId: f!.id });
+    expect(outbox.map((o) => o.dedupKey)).toEqual([`${f!.id}|remediated|slack|${NOW.toISOString()}`]);
+    expect((await b.store.findingEvents(f!.id)).at(-1)).toMatchObject({
+      from: "open",
+      to: "remediated",
+      runId: "run-2",
+    });
+    expect((await b.store.listRuns()).find((r) => r.id === "run-2")?.summary).toMatchObject({ applied: 2 });
+
+    // Applying again is a no-op: nothing is due any more, nothing is called.
+    const again = await runRemediation(deps(b, { runId: "run-3" }), { apply: true });
+    expect(again.items).toEqual([]);
+    expect(b.emu.calls.byAction.UpdateAccessKey).toBe(2);
+    expect(await b.store.listAudit()).toHaveLength(2);
+  });
+
+  it("asks before each change: y, n, all (empty is no)", async () => {
+    b = await bench();
+    const users = await staleUsers(b, 5);
+    const t = typed("y\n\nmaybe\nn\nall\n");
+    const r = await runRemediation(deps(b, { confirm: t.confirm }), { apply: true });
+    expect(r.items.map((i) => [i.item.user, i.status])).toEqual([
+      ["u1", "applied"],
+      ["u2", "declined"],
+      ["u3", "declined"],
+      ["u4", "applied"],
+      ["u5", "applied"],
+    ]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual([
+      "Inactive",
+      "Active",
+      "Active",
+      "Inactive",
+      "Inactive",
+    ]);
+    // Four questions (u5 is covered by "all"), one repeated after an unknown answer.
+    expect(t.asked().match(/\[y\/N\/all\/quit\]/g)).toHaveLength(5);
+    expect(t.asked()).toContain("please answer y, n, all or quit");
+    expect(t.asked()).toContain(`finding ${users[0]!.finding.id}?`);
+  });
+
+  it("stops on quit, and at the end of input, leaving the rest untouched", async () => {
+    b = await bench();
+    const users = await staleUsers(b, 3);
+    const quit = await runRemediation(deps(b, { confirm: typed("y\nquit\n").confirm }), { apply: true });
+    expect(quit.items.map((i) => i.status)).toEqual(["applied", "not-attempted", "not-attempted"]);
+    expect(quit.stopped).toBe("quit");
+    const eof = await runRemediation(deps(b, { runId: "run-2", confirm: typed("").confirm }), {
+      apply: true,
+    });
+    expect(eof.items.map((i) => i.status)).toEqual(["not-attempted", "not-attempted"]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Inactive", "Active", "Active"]);
+  });
+
+  it("records exactly what was and was not done when a change fails half-way through a batch", async () => {
+    b = await bench();
+    const users = await staleUsers(b, 5);
+    const failing = users[2]!.keyId;
+    b.emu.options.fault = (c) =>
+      c.action === "UpdateAccessKey" && c.params.AccessKeyId === failing
+        ? { code: "AccessDenied", message: "explicit deny in a service control policy", status: 403 }
+        : undefined;
+    const r = await runRemediation(deps(b), { apply: true });
+    expect(r.items.map((i) => [i.item.user, i.status])).toEqual([
+      ["u1", "applied"],
+      ["u2", "applied"],
+      ["u3", "failed"],
+      ["u4", "not-attempted"],
+      ["u5", "not-attempted"],
+    ]);
+    const log = await b.store.listAudit({ runId: "run-1" });
+    expect(log.map((e) => [e.target, e.result])).toEqual([
+      [users[0]!.keyId, "applied"],
+      [users[1]!.keyId, "applied"],
+      [failing, "failed"],
+    ]);
+    expect(log[2]?.outcome?.error).toContain("explicit deny in a service control policy");
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual([
+      "Inactive",
+      "Inactive",
+      "Active",
+      "Active",
+      "Active",
+    ]);
+    const statuses = await Promise.all(
+      users.map(async (u) => (await b!.store.getFinding(u.finding.id))?.status),
+    );
+    expect(statuses).toEqual(["remediated", "remediated", "open", "open", "open"]);
+    expect((await b.store.listRuns())[0]?.summary).toMatchObject({
+      applied: 2,
+      failed: 1,
+      "not-attempted": 2,
+    });
+  });
+
+  it("remediates nothing in an account over the blast-radius limit, and raises one critical finding", async () => {
+    b = await bench({ config: { remediation: { maxShare: 0.5 } } });
+    const users = await staleUsers(b, 3);
+    // 3 keys due of 5 active: over half.
+    addUser(b.state, ACCT, { name: "healthy" });
+    for (const d of ["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"])
+      addAccessKey(b.state, ACCT, "healthy", { createDate: new Date(d) });
+    const r = await runRemediation(deps(b), { apply: true });
+    expect(r.items).toEqual([]);
+    expect(r.blocked.map((x) => x.reason)).toEqual(["3 of 5 active keys due, over maxShare 0.5"]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active", "Active"]);
+    expect(await b.store.listAudit()).toEqual([]);
+    const blast = await b.store.getFinding(findingId("blast-radius", ACCT, ACCT));
+    expect(blast).toMatchObject({ check: "blast-radius", severity: "critical", status: "open" });
+    expect((await b.store.listOutbox({ findingId: blast!.id })).map((o) => o.event)).toEqual(["opened"]);
+    // A dry run reports the block but raises nothing.
+    const dry = await runRemediation(deps(b, { runId: "run-2" }), { apply: false });
+    expect(dry.blocked).toHaveLength(1);
+    expect(await b.store.listOutbox({ findingId: blast!.id })).toHaveLength(1);
+  });
+
+  it("leaves accounts outside remediation.accounts alone", async () => {
+    b = await bench();
+    const other = "210987654321";
+    const { keyId } = await userWithStaleKey(b, "eve", { account: other });
+    const r = await runRemediation(deps(b), { apply: true });
+    expect(r.items).toEqual([]);
+    expect(r.notDue.map((n) => n.reason)).toEqual([`account ${other} is not in remediation.accounts`]);
+    expect(keyStatus(b, "eve", keyId, other)).toBe("Active");
+  });
+
+  it("rolls a whole run back from the audit log, and the findings wait a new grace period", async () => {
+    b = await bench();
+    const users = await staleUsers(b, 3);
+    await runRemediation(deps(b), { apply: true });
+    const rb = await rollbackEntries(
+      {
+        store: b.store,
+        route: route(b.config),
+        now: NOW,
+        runId: "run-rb",
+        actor: "tester",
+        clientsFor: b.clientsFor,
+        verify: FAST_VERIFY,
+      },
+      await b.store.listAudit({ runId: "run-1" }),
+    );
+    expect(rb.results.map((r) => r.status)).toEqual(["rolled-back", "rolled-back", "rolled-back"]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active", "Active"]);
+    expect(rb.reopened.sort()).toEqual(users.map((u) => u.finding.id).sort());
+    const f = await b.store.getFinding(users[0]!.finding.id);
+    expect(f).toMatchObject({
+      status: "open",
+      details: { rollback: { at: NOW.toISOString(), by: "tester" } },
+    });
+    expect(f?.details.remediation).toBeUndefined();
+    // Rolled back just now: the 14-day grace period starts again.
+    const next = await runRemediation(deps(b, { runId: "run-4" }), { apply: false });
+    expect(next.items).toEqual([]);
+    expect(next.notDue[0]?.reason).toBe("grace period ends 2026-06-15T12:00:00.000Z");
+    // A second rollback of the same run finds nothing left to undo.
+    const twice = await rollbackEntries(
+      {
+        store: b.store,
+        route: route(b.config),
+        now: NOW,
+        runId: "run-rb2",
+        actor: "tester",
+        clientsFor: b.clientsFor,
+        verify: FAST_VERIFY,
+      },
+      await b.store.listAudit({ runId: "run-1" }),
+    );
+    expect(twice.results).toEqual([]);
+  });
+});
