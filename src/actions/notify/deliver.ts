@@ -75,7 +75,9 @@ export async function deliverOutbox(
   const groups = new Map<string, OutboxItem[]>();
   for (const item of due) {
     const k = `${item.findingId}\0${item.channel}`;
-    groups.set(k, [...(groups.get(k) ?? []), item]);
+    const g = groups.get(k);
+    if (g) g.push(item);
+    else groups.set(k, [item]);
   }
 
   const fail = async (item: OutboxItem, e: DeliveryError): Promise<"failed" | "retry"> => {
