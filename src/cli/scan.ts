@@ -154,7 +154,7 @@ export function register(program: Command): void {
         let delivery: Record<string, number> | undefined;
         if (opts.notify) {
           const { deliverOutbox } = await import("../actions/notify/deliver.js");
-          delivery = await deliverOutbox(store, config, { now: ctx.now });
+          delivery = await deliverOutbox(store, config, { now: ctx.now, baseDir: ctx.loaded.baseDir });
         }
         await store.finishRun(ctx.runId, new Date().toISOString(), {
           accounts: results.map((r) => ({ id: r.account.id, ok: r.ok, error: r.error, ...r.summary })),

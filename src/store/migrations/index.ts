@@ -1,7 +1,8 @@
 import { initial } from "./001-initial.js";
+import { outboxByFinding } from "./002-outbox-by-finding.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration };
 
 /** In order. A new schema change is a new file and one more line here. */
-export const migrations: Migration[] = [initial];
+export const migrations: Migration[] = [initial, outboxByFinding];
