@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { UserError } from "../errors.js";
 import type { Finding } from "../model/finding.js";
 import { migrations } from "./migrations/index.js";
 import {
@@ -12,7 +13,7 @@ import {
   outboxFromRow,
   runFromRow,
 } from "./rows.js";
-import type { FindingFilter, ReconcilePlan, Store } from "./store.js";
+import { type FindingFilter, OUTBOX_LEASE_MS, type ReconcilePlan, type Store } from "./store.js";
 
 type Row = Record<string, unknown>;
 
@@ -26,19 +27,18 @@ function migrate(db: Database.Database): void {
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
   );
-  const done = new Set(
-    (db.prepare("SELECT id FROM schema_migrations").all() as { id: number }[]).map((r) => r.id),
-  );
+  const applied = db.prepare("SELECT 1 FROM schema_migrations WHERE id = ?");
   for (const m of migrations) {
-    if (done.has(m.id)) continue;
+    // IMMEDIATE and checked inside: two processes opening a new file apply each migration once.
     db.transaction(() => {
+      if (applied.get(m.id)) return;
       db.exec(m.sqlite);
       db.prepare("INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)").run(
         m.id,
         m.name,
         new Date().toISOString(),
       );
-    })();
+    }).immediate();
   }
 }
 
@@ -55,8 +55,9 @@ function findingWhere(filter: FindingFilter): { sql: string; args: unknown[] } {
   inList("account", filter.account);
   inList("severity", filter.severity);
   if (filter.id) {
-    parts.push("(id = ? OR id LIKE ? ESCAPE '\\')");
-    args.push(filter.id, `${filter.id.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    // Not LIKE: SQLite's LIKE ignores case, and ids are matched exactly as PostgreSQL does.
+    parts.push("substr(id, 1, length(?)) = ?");
+    args.push(filter.id, filter.id);
   }
   return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", args };
 }
@@ -65,10 +66,12 @@ function findingWhere(filter: FindingFilter): { sql: string; args: unknown[] } {
 export function openSqliteStore(path: string): Store {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // busy_timeout first, as switching to WAL needs a lock another process may hold; and long, as
+  // a large reconcile holds the write lock for seconds (about 3 s for 100,000 findings).
+  db.pragma("busy_timeout = 30000");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
   migrate(db);
 
   const upsertFinding = db.prepare(UPSERT_FINDING);
@@ -84,6 +87,19 @@ export function openSqliteStore(path: string): Store {
       `SELECT * FROM findings WHERE account = ? AND check_name IN (${checks.map(() => "?").join(", ")})`,
     );
   const selectOne = db.prepare("SELECT * FROM findings WHERE id = ?");
+  const selectDue = db.prepare(
+    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+  );
+  const leaseOutbox = db.prepare("UPDATE outbox SET next_attempt_at = ? WHERE id = ?");
+  // A claim is a lease: other processes see the items again only when it runs out.
+  const claimOutbox = db.transaction((now: string, limit: number, lease: string) => {
+    const rows = selectDue.all(now, limit) as Row[];
+    for (const r of rows) {
+      leaseOutbox.run(lease, r.id);
+      r.next_attempt_at = lease;
+    }
+    return rows;
+  });
 
   const writePlan = (plan: ReconcilePlan, now: string) => {
     for (const f of plan.upserts) upsertFinding.run(...findingToValues(f));
@@ -123,7 +139,7 @@ export function openSqliteStore(path: string): Store {
       return db
         .transaction(() => {
           const row = selectOne.get(findingId) as Row | undefined;
-          if (!row) throw new Error(`no finding ${findingId}`);
+          if (!row) throw new UserError(`no finding ${findingId}`);
           const out = change(findingFromRow(row));
           writePlan(
             { upserts: [out.finding], events: out.event ? [out.event] : [], outbox: out.outbox ?? [] },
@@ -135,6 +151,7 @@ export function openSqliteStore(path: string): Store {
     },
 
     async getFinding(idOrPrefix) {
+      if (!idOrPrefix) return undefined;
       const exact = selectOne.get(idOrPrefix) as Row | undefined;
       if (exact) return findingFromRow(exact);
       const { sql, args } = findingWhere({ id: idOrPrefix });
@@ -168,13 +185,8 @@ export function openSqliteStore(path: string): Store {
     },
 
     async dueOutbox(now, limit) {
-      return (
-        db
-          .prepare(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-          )
-          .all(now, limit) as Row[]
-      ).map(outboxFromRow);
+      const lease = new Date(Date.parse(now) + OUTBOX_LEASE_MS).toISOString();
+      return claimOutbox.immediate(now, Math.max(0, Math.floor(limit)), lease).map(outboxFromRow);
     },
 
     async listOutbox(filter = {}) {

@@ -11,6 +11,9 @@ export interface ReconcilePlan {
   outbox: NewOutboxItem[];
 }
 
+/** How long `dueOutbox` keeps an item from other workers while it is being delivered. */
+export const OUTBOX_LEASE_MS = 10 * 60_000;
+
 export interface FindingFilter {
   status?: FindingStatus[];
   check?: string[];
@@ -58,7 +61,11 @@ export interface Store {
   /** Merges external ids (Jira key, …) into a finding's tickets; used right after an external create. */
   mergeTickets(findingId: string, patch: Record<string, unknown>): Promise<void>;
 
-  /** Pending items whose next attempt is due, oldest first. */
+  /**
+   * Claims pending items whose next attempt is due, oldest first: each is leased by moving its
+   * next attempt to now + OUTBOX_LEASE_MS, so concurrent workers never get the same item and a
+   * worker that dies leaves it due again later. Read-only listing is `listOutbox`.
+   */
   dueOutbox(now: string, limit: number): Promise<OutboxItem[]>;
   listOutbox(filter?: { status?: OutboxStatus[]; findingId?: string }): Promise<OutboxItem[]>;
   markDelivered(id: number, at: string): Promise<void>;
