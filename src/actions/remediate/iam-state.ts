@@ -11,6 +11,8 @@ import {
   paginateListUsers,
 } from "@aws-sdk/client-iam";
 import { isLimitExceeded, isNoSuchEntity } from "../../sources/aws/aws-errors.js";
+import { fetchCredentialReport } from "../../sources/aws/credential-report.js";
+import { parseCredentialReport } from "../../sources/credential-report.js";
 
 // Paginated reads of the IAM state remediation acts on. Every list call follows Marker to the
 // end: IAM may return fewer items than MaxItems even when more exist.
@@ -117,19 +119,44 @@ export function sameDocument(a: string | undefined, b: string | undefined): bool
   }
 }
 
-/** Active access keys of the account (ListUsers, then ListAccessKeys per user, bounded). */
-export async function countActiveKeys(iam: IAMClient, concurrency = 8): Promise<number> {
-  const { default: pLimit } = await import("p-limit");
-  const limit = pLimit(concurrency);
+export interface CountSettings {
+  mode: "api" | "credential-report" | "auto";
+  /** auto: above this many users, count from the credential report. */
+  reportThreshold: number;
+  concurrency: number;
+}
+
+/**
+ * Active access keys of the account's IAM users, the denominator of the blast-radius share.
+ * Through the API that is one ListAccessKeys per user; the credential report answers in a couple
+ * of calls, possibly a few hours old, which is close enough for a share. `auto` picks the report
+ * above reportThreshold users, as the scan does.
+ */
+export async function countActiveKeys(
+  iam: IAMClient,
+  s: CountSettings = { mode: "api", reportThreshold: 0, concurrency: 8 },
+): Promise<number> {
+  if (s.mode === "credential-report") return countFromReport(iam);
   const users: string[] = [];
   for await (const page of paginateListUsers({ client: iam }, {}))
     for (const u of page.Users ?? []) if (u.UserName) users.push(u.UserName);
+  if (s.mode === "auto" && users.length > s.reportThreshold) return countFromReport(iam);
+  const { default: pLimit } = await import("p-limit");
+  const limit = pLimit(s.concurrency);
   const counts = await Promise.all(
     users.map((u) =>
       limit(async () => (await keysOrNone(iam, u)).filter((k) => k.status === "Active").length),
     ),
   );
   return counts.reduce((a, b) => a + b, 0);
+}
+
+async function countFromReport(iam: IAMClient): Promise<number> {
+  const { csv } = await fetchCredentialReport(iam, { initialDelayMs: 500 });
+  let n = 0;
+  for (const row of parseCredentialReport(csv, "credential report"))
+    if (!row.isRoot) n += row.keys.filter((k) => k.active).length;
+  return n;
 }
 
 /** A user deleted between ListUsers and ListAccessKeys has no keys. */

@@ -177,7 +177,7 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
     const c = await clientOf(account);
     if (!c) continue;
     try {
-      activeKeys.set(account, await countActiveKeys(c.iam, config.aws.concurrency));
+      activeKeys.set(account, await countActiveKeys(c.iam, config.aws));
     } catch (e) {
       unreachable.add(account);
       report.accountErrors.push({ account, error: `cannot count active keys: ${describeAwsError(e)}` });

@@ -187,6 +187,29 @@ describe("remediate run", () => {
     expect(await b.store.listOutbox({ findingId: blast!.id })).toHaveLength(1);
   });
 
+  it("counts a large account's active keys from its credential report", async () => {
+    b = await bench({
+      emulator: { reportDelayMs: 0 },
+      config: { aws: { mode: "auto", reportThreshold: 3 }, remediation: { maxShare: 0.5 } },
+    });
+    await staleUsers(b, 3);
+    addUser(b.state, ACCT, { name: "healthy" });
+    for (const d of ["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"])
+      addAccessKey(b.state, ACCT, "healthy", { createDate: new Date(d) });
+    // Inactive keys and the root user's keys are not in the denominator.
+    addUser(b.state, ACCT, { name: "retired" });
+    addAccessKey(b.state, ACCT, "retired", {
+      createDate: new Date("2026-01-01T00:00:00Z"),
+      status: "Inactive",
+    });
+    b.state.accounts.get(ACCT)!.rootKeys.push({ active: true, createDate: new Date("2020-01-01T00:00:00Z") });
+    const r = await runRemediation(deps(b), { apply: false });
+    expect(r.blocked.map((x) => x.reason)).toEqual(["3 of 5 active keys due, over maxShare 0.5"]);
+    expect(b.emu.calls.byAction.GetCredentialReport).toBe(1);
+    // Only the plan read keys one by one.
+    expect(b.emu.calls.byAction.ListAccessKeys ?? 0).toBe(0);
+  });
+
   it("leaves accounts outside remediation.accounts alone", async () => {
     b = await bench();
     const other = "210987654321";
