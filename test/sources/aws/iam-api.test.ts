@@ -83,8 +83,8 @@ describe("api read", () => {
 
   it("recovers from Throttling through the SDK's adaptive retry", async () => {
     const state = createState();
-    const seeded = seedUsers(state, HOME, { users: 30, seed: 3 });
-    emu = await startIamEmulator({ state, rateLimit: 30, burst: 5 });
+    const seeded = seedUsers(state, HOME, { users: 20, seed: 3 });
+    emu = await startIamEmulator({ state, rateLimit: 40, burst: 5 });
     const snap = await readAccountViaApi(iamFor(emu.url, { maxAttempts: 10 }), target, { concurrency: 8 });
     expect(emu.calls.throttled).toBeGreaterThan(0);
     expect(snap.complete).toBe(true);
