@@ -43,7 +43,8 @@ const INSERT_EVENTS = `INSERT INTO finding_events (finding_id, at, from_status, 
 
 const INSERT_OUTBOX = `INSERT INTO outbox
   (dedup_key, finding_id, event, channel, status, attempts, next_attempt_at, created_at, payload)
-  SELECT o->>'dedupKey', o->>'findingId', o->>'event', o->>'channel', 'pending', 0, $2, $2,
+  SELECT o->>'dedupKey', o->>'findingId', o->>'event', o->>'channel', 'pending', 0,
+    COALESCE(o->>'at', $2), COALESCE(o->>'at', $2),
     COALESCE(o->'payload', '{}'::jsonb)
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(o, n) ORDER BY n
   ON CONFLICT (dedup_key) DO NOTHING`;

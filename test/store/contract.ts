@@ -446,6 +446,22 @@ export function storeContract(
         expect(expired.map((o) => o.id)).toEqual(ids);
       });
 
+      it("queues an item at the run's clock when it carries one (scan --now in the past)", async () => {
+        const f = finding("past");
+        const item = { ...outbox(f.id, "opened"), at: "2020-05-01T00:00:00.000Z" };
+        await store.reconcile({ account: "111111111111", checks: [] }, () =>
+          plan({ upserts: [f], outbox: [item] }),
+        );
+        const [queued] = await store.listOutbox();
+        expect(queued).toMatchObject({
+          createdAt: "2020-05-01T00:00:00.000Z",
+          nextAttemptAt: "2020-05-01T00:00:00.000Z",
+        });
+        expect((await store.dueOutbox("2020-05-01T00:01:00.000Z", 10)).map((o) => o.findingId)).toEqual([
+          "past",
+        ]);
+      });
+
       it("never hands the same item to two workers claiming at once", async () => {
         const ids = await enqueue(40);
         const other = await another();
