@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { accountClients } from "../actions/remediate/clients.js";
 import { promptConfirm } from "../actions/remediate/confirm.js";
 import { type ItemResult, type RemediationReport, runRemediation } from "../actions/remediate/run.js";
+import { KEY_CHECKS } from "../engine/remediation.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
@@ -105,6 +106,9 @@ export function register(program: Command): void {
     .action(async (opts: RemediateOptions, cmd: Command) => {
       const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
       if (opts.yes && !opts.apply) throw new UserError("--yes only makes sense with --apply");
+      for (const c of opts.check ?? [])
+        if (!(KEY_CHECKS as readonly string[]).includes(c))
+          throw new UserError(`--check: remediation acts on ${KEY_CHECKS.join(", ")}, not ${c}`);
       // Refuse before anything is read: a piped stdin cannot answer questions safely.
       if (opts.apply && !opts.yes && !process.stdin.isTTY)
         throw new UserError(

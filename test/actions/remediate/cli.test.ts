@@ -73,6 +73,9 @@ describe("remediate, audit, rollback and quarantine commands", () => {
       "iamwarden: --apply asks before each change, but stdin is not a terminal; pass --yes to apply without asking\n",
     );
     expect(keyStatus(b, "bob", keyOf("bob"))).toBe("Active");
+    expect((await cli(["remediate", "--check", "iam-change"])).stderr).toContain(
+      "--check: remediation acts on key-inactive, key-age, not iam-change",
+    );
   });
 
   let runId = "";
