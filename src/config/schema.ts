@@ -26,7 +26,7 @@ export const awsSchema = z
     concurrency: z.number().int().min(1).max(64).default(8),
     /** Accounts scanned at once. */
     accountConcurrency: z.number().int().min(1).max(64).default(4),
-    /** auto mode: above this many users, prefer the credential report. */
+    /** Remediation's key count in auto mode: above this many users, count from the credential report. */
     reportThreshold: z.number().int().min(0).default(200),
   })
   .strict();

@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import { keyAge } from "../checks/key-age.js";
 import { keyInactive } from "../checks/key-inactive.js";
 import { rootAccessKey } from "../checks/root-access-key.js";
@@ -76,12 +77,16 @@ export async function reconcileSnapshot(
     ({ ran, candidates } = runStateChecks(snapshot, config.checks, deps.now));
   }
 
+  // Tags decide exemptions; fetched only for users with candidates, as many at once as the
+  // account's API concurrency allows.
   const tags = new Map<string, Record<string, string>>();
-  if (reader?.userTags && target) {
-    for (const user of new Set(candidates.map((c) => c.owner).filter((u): u is string => Boolean(u)))) {
-      if (user === "<root_account>") continue;
-      tags.set(user, await reader.userTags(target, user));
-    }
+  const userTags = reader?.userTags;
+  if (userTags && target) {
+    const users = [...new Set(candidates.map((c) => c.owner))].filter(
+      (u): u is string => Boolean(u) && u !== "<root_account>",
+    );
+    const limit = pLimit(config.aws.concurrency);
+    await Promise.all(users.map((u) => limit(async () => tags.set(u, await userTags(target, u)))));
   }
   const entries = exceptionsFor(config.exceptions, snapshot.account.id);
   const result = await deps.store.reconcile({ account: snapshot.account.id, checks: ran }, (existing) =>
@@ -116,7 +121,6 @@ export async function scanAccounts(
   config: Config,
   deps: ScanDeps,
 ): Promise<AccountResult[]> {
-  const { default: pLimit } = await import("p-limit");
   const limit = pLimit(config.aws.accountConcurrency);
   return Promise.all(
     targets.map((target) =>
