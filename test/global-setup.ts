@@ -1,0 +1,19 @@
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+
+// `npm test` runs every test, the PostgreSQL ones included: when no server is named by
+// IAMWARDEN_TEST_PG, start (and on a fresh Debian machine, install) one with .ci/postgres.sh.
+// Where that cannot work (not root, no apt), the PostgreSQL tests say why and skip — unless CI is
+// set, where they fail.
+export default function setup(): void {
+  if (process.env.IAMWARDEN_TEST_PG) return;
+  const script = resolve(import.meta.dirname, "../.ci/postgres.sh");
+  const r = spawnSync("bash", [script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 300_000,
+  });
+  const url = /IAMWARDEN_TEST_PG=['"]?([^'"\s]+)/.exec(r.stdout ?? "")?.[1];
+  if (r.status === 0 && url) process.env.IAMWARDEN_TEST_PG = url;
+  else console.warn(`test setup: could not start PostgreSQL with ${script} (exit ${r.status})`);
+}
