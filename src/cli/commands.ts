@@ -1,21 +1,30 @@
 import type { Command } from "commander";
-import { register as allowlist } from "./allowlist.js";
-import { register as audit } from "./audit.js";
-import { register as events } from "./events.js";
-import { register as importCmd } from "./import.js";
-import { register as outbox } from "./outbox.js";
-import { register as quarantine } from "./quarantine.js";
-import { register as remediate } from "./remediate.js";
-import { register as rollback } from "./rollback.js";
 
-/** Every command lives in its own file and registers itself here, one line each. */
-export function registerCommands(program: Command): void {
-  importCmd(program);
-  outbox(program);
-  events(program);
-  allowlist(program);
-  remediate(program);
-  rollback(program);
-  audit(program);
-  quarantine(program);
+type CommandModule = { register(program: Command): void };
+
+/**
+ * Every command lives in its own file, named here once. Only the command being run is loaded:
+ * the AWS, Slack and Jira clients behind the others would cost a second at every start.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  scan: () => import("./scan.js"),
+  findings: () => import("./findings.js"),
+  outbox: () => import("./outbox.js"),
+  remediate: () => import("./remediate.js"),
+  rollback: () => import("./rollback.js"),
+  audit: () => import("./audit.js"),
+  quarantine: () => import("./quarantine.js"),
+  events: () => import("./events.js"),
+  allowlist: () => import("./allowlist.js"),
+  config: () => import("./config.js"),
+  import: () => import("./import.js"),
+};
+
+/** Registers the command named in argv, or all of them (for help and for unknown commands). */
+export async function registerCommands(program: Command, argv: string[] = []): Promise<void> {
+  const named = argv.slice(2).find((a) => Object.hasOwn(COMMANDS, a));
+  const versionOnly = !named && argv.some((a) => a === "--version" || a === "-V");
+  const wanted = named ? [named] : versionOnly ? [] : Object.keys(COMMANDS);
+  const modules = await Promise.all(wanted.map((name) => COMMANDS[name]!()));
+  for (const m of modules) m.register(program);
 }
