@@ -16,6 +16,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   quarantine: () => import("./quarantine.js"),
   events: () => import("./events.js"),
   allowlist: () => import("./allowlist.js"),
+  enqueue: () => import("./fleet.js"),
+  worker: () => import("./fleet.js"),
   config: () => import("./config.js"),
   import: () => import("./import.js"),
 };
@@ -26,5 +28,6 @@ export async function registerCommands(program: Command, argv: string[] = []): P
   const versionOnly = !named && argv.some((a) => a === "--version" || a === "-V");
   const wanted = named ? [named] : versionOnly ? [] : Object.keys(COMMANDS);
   const modules = await Promise.all(wanted.map((name) => COMMANDS[name]!()));
-  for (const m of modules) m.register(program);
+  // One file may hold several commands (enqueue and worker): register each module once.
+  for (const m of new Set(modules)) m.register(program);
 }

@@ -33,6 +33,8 @@ export interface RunContext {
   runId: string;
   actor: string;
   showKeyIds: boolean;
+  /** A SQLite file path or a postgres:// URL. */
+  storeLocation: string;
   openStore(): Promise<Store>;
 }
 
@@ -62,6 +64,7 @@ export function context(opts: GlobalOptions): RunContext {
     runId: `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`,
     actor: actor(),
     showKeyIds: Boolean(opts.showKeyIds),
+    storeLocation: location,
     openStore: () => openStore(location),
   };
 }
