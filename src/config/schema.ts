@@ -110,7 +110,7 @@ const checksSchema = z
     "root-access-key": { enabled: true },
   });
 
-const exceptionEntry = z
+const exceptionObject = z
   .object({
     user: z.string().optional(),
     key: z.string().optional(),
@@ -121,6 +121,18 @@ const exceptionEntry = z
   })
   .strict()
   .refine((e) => e.user || e.key || e.tag, { message: "an exception names a user, a key or a tag" });
+
+/** Also Hammer's whitelist shape: a bare IAM user name or access key id. */
+const exceptionEntry = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((v): { user?: string; key?: string } =>
+      /^A[KS]IA[A-Z0-9]{12,}$/.test(v) ? { key: v } : { user: v },
+    )
+    .pipe(exceptionObject),
+  exceptionObject,
+]);
 
 const owner = z
   .object({

@@ -41,3 +41,17 @@ describe("config", () => {
     );
   });
 });
+
+describe("exceptions", () => {
+  it("accept Hammer's whitelist shape: bare user names and access key ids", () => {
+    const c = parseConfig(
+      'exceptions:\n  "123456789012": [break-glass, AKIAIOSFODNN7EXAMPLE, { user: bob, reason: x }]\n',
+      "c.yaml",
+    );
+    expect(c.exceptions["123456789012"]).toEqual([
+      { user: "break-glass" },
+      { key: "AKIAIOSFODNN7EXAMPLE" },
+      { user: "bob", reason: "x" },
+    ]);
+  });
+});
