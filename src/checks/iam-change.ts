@@ -139,6 +139,18 @@ export function eventSummary(e: IamEvent): Record<string, unknown> {
   };
 }
 
+/**
+ * Whether a raw CloudTrail record could be judged at all: an IAM call among the actions, or one
+ * that may lift the quarantine. A pre-filter: judgeIamChange still decides.
+ */
+export function iamChangeWants(r: Record<string, unknown>, s: Pick<IamChangeSettings, "actions">): boolean {
+  if (r.eventSource !== "iam.amazonaws.com" || typeof r.eventName !== "string") return false;
+  const name = r.eventName;
+  return (
+    name === "DeleteUserPolicy" || name === "DetachUserPolicy" || actionSet(s.actions).has(`iam:${name}`)
+  );
+}
+
 /** One event judged; undefined when it is not an unintended IAM change. */
 export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate | undefined {
   if (e.provider !== "aws" || e.kind !== "api-call") return undefined;

@@ -43,6 +43,31 @@ export function actorOf(e: IamEvent): Actor | undefined {
   return "human";
 }
 
+/**
+ * Whether a raw CloudTrail record may be a finding: a console login or a long-term key's call,
+ * from an address outside the account's lists. A pre-filter (most of a trail is turned down
+ * without being normalised); judgeSourceIp still decides.
+ */
+export function sourceIpWants(r: Record<string, unknown>, s: SourceIpSettings): boolean {
+  const id = r.userIdentity as
+    | { accessKeyId?: unknown; accountId?: unknown; invokedBy?: unknown }
+    | null
+    | undefined;
+  if (r.eventName !== "ConsoleLogin") {
+    const key = id?.accessKeyId;
+    if (typeof key !== "string" || !key.startsWith("AKIA") || id?.invokedBy) return false;
+  }
+  const ip = r.sourceIPAddress;
+  if (typeof ip !== "string" || !ip || isAwsServiceSource(ip)) return false;
+  const account = r.recipientAccountId || id?.accountId;
+  // Without an account here, the normalised event may still get one: let the judge see it.
+  if (typeof account !== "string" || !account) return true;
+  const parsed = parseCached(ip);
+  if (!parsed) return false;
+  const { merged, names } = s.allowlistsOf(account);
+  return names.length > 0 && !containsParsed(merged, parsed);
+}
+
 // Event addresses repeat a lot: parse each once. Bounded, and cleared rather than evicted.
 const parsedCache = new Map<string, ParsedIp | null>();
 function parseCached(ip: string): ParsedIp | null {

@@ -3,7 +3,13 @@ import type { AllowlistSet } from "../allowlist/config.js";
 import { loadAllowlists } from "../allowlist/config.js";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { type EventRunResult, enabledEventChecks, type OnFinding, runEventChecks } from "../engine/events.js";
+import {
+  type EventRunResult,
+  enabledEventChecks,
+  eventRecordFilter,
+  type OnFinding,
+  runEventChecks,
+} from "../engine/events.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import { describeProblem, type IamEvent, type InputProblem } from "../model/event.js";
@@ -16,6 +22,7 @@ import { adminResolver } from "../sources/cloudtrail/admin-group.js";
 import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
 import { DEFAULT_LOOKUP_SOURCES, lookupEvents } from "../sources/cloudtrail/lookup.js";
 import { readEventBatches } from "../sources/cloudtrail/read-events.js";
+import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
 
 /** Hooks other parts plug into a run: quarantine-user (remediation) goes in onFinding. */
@@ -101,6 +108,8 @@ interface RunOutput {
   result: EventRunResult;
   problems: InputProblem[];
   files?: number | undefined;
+  /** Records read but not judged: no enabled check could flag them. */
+  skipped?: number | undefined;
 }
 
 function print(ctx: RunContext, format: string, out: RunOutput) {
@@ -109,7 +118,8 @@ function print(ctx: RunContext, format: string, out: RunOutput) {
     process.stdout.write(
       `${JSON.stringify(
         {
-          events: out.result.events,
+          events: out.result.events + (out.skipped ?? 0),
+          judged: out.result.events,
           ...(out.files !== undefined ? { files: out.files } : {}),
           checks: out.result.checks,
           accounts: out.result.accounts,
@@ -125,7 +135,7 @@ function print(ctx: RunContext, format: string, out: RunOutput) {
     process.stdout.write(findingsTable(shown));
     const s = out.result.summary;
     process.stderr.write(
-      `${out.result.events} events${out.files !== undefined ? ` from ${out.files} files` : ""}, checks: ${out.result.checks.join(", ") || "none"}; ` +
+      `${out.result.events + (out.skipped ?? 0)} events${out.files !== undefined ? ` from ${out.files} files` : ""} (${out.result.events} judged), checks: ${out.result.checks.join(", ") || "none"}; ` +
         `${s.opened} opened, ${s.reopened} reopened, ${s.refreshed} refreshed, ${s.suppressed} suppressed, ${s.escalated} escalated` +
         `${out.problems.length ? `; ${out.problems.length} problems` : ""}\n`,
     );
@@ -136,7 +146,7 @@ function print(ctx: RunContext, format: string, out: RunOutput) {
 async function run(
   ctx: RunContext,
   command: string,
-  batches: (onProblem: (p: InputProblem) => void) => AsyncIterable<IamEvent[]>,
+  batches: (onProblem: (p: InputProblem) => void, select: RecordFilter) => AsyncIterable<IamEvent[]>,
   opts: { format: string; onEvents?: (n: number) => void },
   hooks: EventHooks,
 ): Promise<RunOutput> {
@@ -167,7 +177,7 @@ async function run(
   try {
     await store.startRun({ id: ctx.runId, command, actor: ctx.actor, startedAt: new Date().toISOString() });
     const result = await runEventChecks(
-      batches((p) => problems.push(p)),
+      batches((p) => problems.push(p), eventRecordFilter(config, allowlists)),
       config,
       {
         store,
@@ -208,6 +218,7 @@ export async function replay(
   const bar = await progressBar(opts.progress);
   const s3 = () => awsClientFactory(config.aws).home.s3;
   let files = 0;
+  let skipped = 0;
   const live: InputProblem[] = [];
   const report = (p: InputProblem) => {
     if (bar) live.push(p);
@@ -225,7 +236,7 @@ export async function replay(
     out = await run(
       ctx,
       "events replay",
-      (onProblem) => {
+      (onProblem, select) => {
         const problem = (p: InputProblem) => {
           onProblem(p);
           report(p);
@@ -241,6 +252,10 @@ export async function replay(
           since,
           until,
           onProblem: problem,
+          select,
+          onSkipped: (n) => {
+            skipped += n;
+          },
           onBytes: bar ? (n) => bar.bytes(n) : undefined,
           onFileDone: (_f, _n, ok) => {
             files++;
@@ -248,14 +263,14 @@ export async function replay(
           },
         });
       },
-      { format: opts.format, onEvents: bar ? (n) => bar.events(n) : undefined },
+      { format: opts.format, onEvents: bar ? (n) => bar.events(n + skipped) : undefined },
       hooks,
     );
   } finally {
     bar?.stop();
   }
   for (const p of live) process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
-  print(ctx, opts.format, { ...out, files });
+  print(ctx, opts.format, { ...out, files, skipped });
 }
 
 /** `events lookup`: CloudTrail event history (LookupEvents, us-east-1) of accounts. */

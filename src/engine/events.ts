@@ -1,10 +1,16 @@
 import type { AllowlistSet } from "../allowlist/config.js";
 import { accountAllowlists } from "../allowlist/config.js";
-import { DEFAULT_IAM_CHANGE_ACTIONS, type IamChangeSettings, judgeIamChange } from "../checks/iam-change.js";
-import { judgeSourceIp, type SourceIpSettings } from "../checks/source-ip.js";
+import {
+  DEFAULT_IAM_CHANGE_ACTIONS,
+  type IamChangeSettings,
+  iamChangeWants,
+  judgeIamChange,
+} from "../checks/iam-change.js";
+import { judgeSourceIp, type SourceIpSettings, sourceIpWants } from "../checks/source-ip.js";
 import type { Config } from "../config/schema.js";
 import type { IamEvent } from "../model/event.js";
 import { type Candidate, type Finding, severityRank } from "../model/finding.js";
+import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import type { Store } from "../store/store.js";
 import { exceptionsFor, matchException } from "./exceptions.js";
 import { emptySummary, findingId, type PlanSummary, planReconcile } from "./reconcile.js";
@@ -56,6 +62,32 @@ export function enabledEventChecks(config: Config, allowlists?: AllowlistSet): s
   const sip = config.checks["source-ip"];
   if (sip?.enabled && allowlists?.lists.size) out.push("source-ip");
   return out;
+}
+
+/**
+ * The raw CloudTrail records the enabled checks could flag, for the reader to skip the rest
+ * without normalising them (most of a trail: role sessions, AWS services, addresses inside the
+ * allowlists). The same settings as runEventChecks, so that nothing it would flag is skipped.
+ */
+export function eventRecordFilter(config: Config, allowlists?: AllowlistSet): RecordFilter {
+  const checks = enabledEventChecks(config, allowlists);
+  const iam = checks.includes("iam-change") ? { actions: iamActions(config) } : undefined;
+  const sip = checks.includes("source-ip") && allowlists ? sourceIpSettings(allowlists) : undefined;
+  return (r) => Boolean((iam && iamChangeWants(r, iam)) || (sip && sourceIpWants(r, sip)));
+}
+
+const iamActions = (config: Config): readonly string[] =>
+  config.checks["iam-change"]?.actions ?? DEFAULT_IAM_CHANGE_ACTIONS;
+
+// One per allowlist set, so that the reader's filter and the checks share merged lists.
+const sipCache = new WeakMap<AllowlistSet, SourceIpSettings>();
+function sourceIpSettings(allowlists: AllowlistSet): SourceIpSettings {
+  let s = sipCache.get(allowlists);
+  if (!s) {
+    s = { allowlistsOf: accountAllowlists(allowlists), lists: allowlists.lists };
+    sipCache.set(allowlists, s);
+  }
+  return s;
 }
 
 interface Pending {
@@ -149,17 +181,14 @@ export async function runEventChecks(
   const adminUsers = new Set(ic?.adminUsers ?? []);
   const admins = new Map<string, ReadonlySet<string>>();
   const iamSettings: IamChangeSettings = {
-    actions: ic?.actions ?? DEFAULT_IAM_CHANGE_ACTIONS,
+    actions: iamActions(config),
     principalTypes: ic?.principalTypes ?? ["IAMUser"],
     adminsOf: (a) => admins.get(a) ?? adminUsers,
     adminGroup: ic?.adminGroup,
     quarantinePolicyName: config.remediation.quarantine.policyName,
     quarantine: ic?.quarantine ?? false,
   };
-  const sipSettings: SourceIpSettings | undefined =
-    runSourceIp && deps.allowlists
-      ? { allowlistsOf: accountAllowlists(deps.allowlists), lists: deps.allowlists.lists }
-      : undefined;
+  const sipSettings = runSourceIp && deps.allowlists ? sourceIpSettings(deps.allowlists) : undefined;
 
   const batchEvents = deps.batchEvents ?? 2000;
   const pending = new Map<string, Pending>();

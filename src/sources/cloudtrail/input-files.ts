@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { InputProblem } from "../../model/event.js";
 import { DAY_MS } from "../../util/time.js";
 
@@ -111,6 +111,8 @@ async function* fromS3(url: string, opts: DiscoverOptions): AsyncGenerator<Input
     return;
   }
   const s3 = opts.s3();
+  // Loaded only for S3 inputs: local replays do without the SDK's weight.
+  const { GetObjectCommand, paginateListObjectsV2 } = await import("@aws-sdk/client-s3");
   try {
     // The paginator follows NextContinuationToken until IsTruncated is false.
     for await (const page of paginateListObjectsV2(

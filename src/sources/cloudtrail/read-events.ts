@@ -1,11 +1,12 @@
 import { pipeline, Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { createGunzip } from "node:zlib";
+import { promisify } from "node:util";
+import { createGunzip, gunzip } from "node:zlib";
 import type { IamEvent, InputProblem } from "../../model/event.js";
 import { fromEventBridge, isEventBridgeEnvelope } from "../eventbridge.js";
 import { fromActivityTracker, isIbmEvent } from "../ibm/activity-tracker.js";
 import type { InputFile } from "./input-files.js";
-import { fromCloudTrailRecord } from "./record.js";
+import { fromCloudTrailRecord, isReadableRecord, type RecordFilter } from "./record.js";
 
 // Reads event files of any supported shape, gzipped or not, a few at a time:
 //  - CloudTrail log files `{"Records":[…]}` (parsed whole: one delivery is a few MB at most),
@@ -25,6 +26,12 @@ export interface ReadOptions {
   onFileDone?: ((file: InputFile, events: number, ok: boolean) => void) | undefined;
   /** A file parsed whole larger than this (decompressed) is refused. */
   maxWholeFileBytes?: number | undefined;
+  /**
+   * CloudTrail records no check wants (role sessions' reads, AWS services…) are counted through
+   * onSkipped instead of being normalised: most of a trail, and most of the work otherwise.
+   */
+  select?: RecordFilter | undefined;
+  onSkipped?: ((n: number) => void) | undefined;
 }
 
 const BATCH = 1024;
@@ -60,8 +67,16 @@ function describeJsonError(e: unknown): string {
   return `invalid JSON: ${msg.split("\n")[0]}`;
 }
 
-/** Decompressed bytes of a stored file: gzip is recognised by its magic number, not its name. */
-async function* decoded(src: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+/** Archives up to this size (compressed) are inflated in one call; larger ones are streamed. */
+const ONE_SHOT_GZIP = 4 * 1024 * 1024;
+const gunzipOnce = promisify(gunzip);
+
+/**
+ * Decompressed bytes of a stored file; gzip is recognised by its magic number, not its name.
+ * A CloudTrail delivery is well under a MB compressed: it is inflated in one call on libuv's pool
+ * (as fast as it gets); anything larger is streamed through a Gunzip so memory stays bounded.
+ */
+async function* decoded(src: Readable, onBytes: (n: number) => void, maxOut: number): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await it.next();
   if (first.done) return;
@@ -76,9 +91,28 @@ async function* decoded(src: Readable, onBytes: (n: number) => void): AsyncGener
     }
     return;
   }
+  const compressed: Buffer[] = [head];
+  let size = head.length;
+  let done = false;
+  while (size <= ONE_SHOT_GZIP) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    onBytes(r.value.length);
+    compressed.push(r.value);
+    size += r.value.length;
+  }
+  if (done) {
+    yield await gunzipOnce(compressed.length === 1 ? head : Buffer.concat(compressed), {
+      maxOutputLength: maxOut,
+    });
+    return;
+  }
   const raw = Readable.from(
     (async function* () {
-      yield head;
+      yield* compressed.splice(0);
       for (let r = await it.next(); !r.done; r = await it.next()) {
         onBytes(r.value.length);
         yield r.value;
@@ -86,10 +120,10 @@ async function* decoded(src: Readable, onBytes: (n: number) => void): AsyncGener
     })(),
     { objectMode: false },
   );
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  const gunzipStream = createGunzip({ chunkSize: 256 * 1024 });
   // Errors of either side (a truncated archive, a reset connection) surface on iteration.
-  pipeline(raw, gunzip, () => {});
-  for await (const chunk of gunzip) yield chunk as Buffer;
+  pipeline(raw, gunzipStream, () => {});
+  for await (const chunk of gunzipStream) yield chunk as Buffer;
 }
 
 interface FileSink {
@@ -98,6 +132,8 @@ interface FileSink {
   until: number;
   batch: IamEvent[];
   events: number;
+  skipped: number;
+  select: RecordFilter | undefined;
   problems: number;
   onProblem: (p: InputProblem) => void;
   push: (batch: IamEvent[]) => Promise<void>;
@@ -108,21 +144,28 @@ function problem(s: FileSink, p: Omit<InputProblem, "file">): void {
   if (s.problems <= MAX_PROBLEMS_PER_FILE) s.onProblem({ file: s.file.name, ...p });
 }
 
-async function emit(s: FileSink, n: Normalised, where: { line?: number; record?: number }): Promise<void> {
-  if (n === null) return;
+/**
+ * Adds one result to the file's batch; true when the batch is full and must be handed on (the
+ * caller awaits `handOn`). Synchronous, so that a file's records are judged without a microtask
+ * per record.
+ */
+function emit(s: FileSink, n: Normalised, where: { line?: number; record?: number }): boolean {
+  if (n === null) return false;
   if (typeof n === "string") {
     problem(s, { ...where, error: n });
-    return;
+    return false;
   }
   const t = n.time.getTime();
-  if (t < s.since || t > s.until) return;
+  if (t < s.since || t > s.until) return false;
   s.batch.push(n);
   s.events++;
-  if (s.batch.length >= BATCH) {
-    const b = s.batch;
-    s.batch = [];
-    await s.push(b);
-  }
+  return s.batch.length >= BATCH;
+}
+
+function handOn(s: FileSink): Promise<void> {
+  const b = s.batch;
+  s.batch = [];
+  return s.push(b);
 }
 
 /** A value read whole: a CloudTrail log file, lookup-events output, an array or one event. */
@@ -132,7 +175,19 @@ async function emitWhole(s: FileSink, v: unknown): Promise<void> {
     if (Array.isArray(o.Records)) {
       const records = o.Records;
       o.Records = undefined; // records become garbage as soon as their events are judged
-      for (let i = 0; i < records.length; i++) await emit(s, fromCloudTrailRecord(records[i]), { record: i });
+      const select = s.select;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        if (select && isReadableRecord(r) && !select(r)) {
+          // A bad time is still reported: only a readable record is skipped.
+          const t = Date.parse(r.eventTime as string);
+          if (!Number.isNaN(t)) {
+            if (t >= s.since && t <= s.until) s.skipped++;
+            continue;
+          }
+        }
+        if (emit(s, fromCloudTrailRecord(r), { record: i })) await handOn(s);
+      }
       return;
     }
     if (Array.isArray(o.Events)) {
@@ -146,16 +201,16 @@ async function emitWhole(s: FileSink, v: unknown): Promise<void> {
             n = `CloudTrailEvent: ${describeJsonError(e)}`;
           }
         }
-        await emit(s, n, { record: i });
+        if (emit(s, n, { record: i })) await handOn(s);
       }
       return;
     }
   }
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) await emit(s, normaliseValue(v[i]), { record: i });
+    for (let i = 0; i < v.length; i++) if (emit(s, normaliseValue(v[i]), { record: i })) await handOn(s);
     return;
   }
-  await emit(s, normaliseValue(v), {});
+  if (emit(s, normaliseValue(v), {})) await handOn(s);
 }
 
 /** Whether the start of a file says it must be parsed whole rather than line by line. */
@@ -170,12 +225,16 @@ function wholeFile(start: string): boolean {
 
 async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   const maxWhole = opts.maxWholeFileBytes ?? DEFAULT_MAX_WHOLE;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let mode: "undecided" | "whole" | "lines" = "undecided";
   const decoder = new StringDecoder("utf8");
+  let mode = "undecided" as "undecided" | "whole" | "lines";
   let carry = "";
   let line = 0;
+  // Undecided: the first bytes, until there are enough to tell the format.
+  const head: Buffer[] = [];
+  let headSize = 0;
+  // Whole: decoded text, piece by piece (each buffer is released as soon as it is decoded).
+  const texts: string[] = [];
+  let wholeSize = 0;
 
   const lines = async (text: string, final: boolean) => {
     const parts = (carry + text).split("\n");
@@ -191,34 +250,41 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
         problem(s, { line, error: describeJsonError(e) });
         continue;
       }
-      await emit(s, normaliseValue(v), { line });
+      if (emit(s, normaliseValue(v), { line })) await handOn(s);
     }
+  };
+  const consume = async (chunk: Buffer) => {
+    if (mode === "lines") return lines(decoder.write(chunk), false);
+    wholeSize += chunk.length;
+    if (wholeSize > maxWhole)
+      throw new Error(`larger than ${maxWhole >> 20} MB uncompressed; use JSON lines`);
+    texts.push(decoder.write(chunk));
+  };
+  const decide = async () => {
+    const start = Buffer.concat(head, Math.min(headSize, 4096)).toString("utf8");
+    mode = wholeFile(start) ? "whole" : "lines";
+    for (const c of head.splice(0)) await consume(c);
   };
 
   const stream = await s.file.open();
-  for await (const chunk of decoded(stream, opts.onBytes ?? (() => {}))) {
-    if (mode === "whole") {
-      size += chunk.length;
-      if (size > maxWhole) throw new Error(`larger than ${maxWhole >> 20} MB uncompressed; use JSON lines`);
-      chunks.push(chunk);
+  for await (const chunk of decoded(stream, opts.onBytes ?? (() => {}), maxWhole)) {
+    if (mode !== "undecided") {
+      await consume(chunk);
       continue;
     }
-    if (mode === "lines") {
-      await lines(decoder.write(chunk), false);
-      continue;
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size < 4096) continue;
-    mode = decideMode(chunks);
-    if (mode === "lines") await lines(decoder.write(Buffer.concat(chunks.splice(0))), false);
+    head.push(chunk);
+    headSize += chunk.length;
+    if (headSize >= 4096) await decide();
   }
-  if (mode === "undecided") mode = decideMode(chunks);
+  if (mode === "undecided") await decide();
   if (mode === "lines") {
-    await lines(decoder.write(Buffer.concat(chunks.splice(0))) + decoder.end(), true);
+    await lines(decoder.end(), true);
     return true;
   }
-  const text = Buffer.concat(chunks.splice(0)).toString("utf8");
+  const tail = decoder.end();
+  if (tail) texts.push(tail);
+  const text = texts.length === 1 ? texts[0]! : texts.join("");
+  texts.length = 0;
   if (!text.trim()) return true;
   let value: unknown;
   try {
@@ -229,11 +295,6 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   }
   await emitWhole(s, value);
   return true;
-}
-
-function decideMode(chunks: Buffer[]): "whole" | "lines" {
-  const start = Buffer.concat(chunks).subarray(0, 4096).toString("utf8");
-  return wholeFile(start) ? "whole" : "lines";
 }
 
 /** A bounded hand-off from file readers to the consumer: readers wait while it is full. */
@@ -313,6 +374,8 @@ export async function* readEventBatches(
         until,
         batch: [],
         events: 0,
+        skipped: 0,
+        select: opts.select,
         problems: 0,
         onProblem: opts.onProblem,
         push: (b) => ch.push(b),
@@ -337,6 +400,7 @@ export async function* readEventBatches(
       }
       if (s.problems > MAX_PROBLEMS_PER_FILE)
         opts.onProblem({ file: file.name, error: `${s.problems - MAX_PROBLEMS_PER_FILE} more bad records` });
+      if (s.skipped) opts.onSkipped?.(s.skipped);
       opts.onFileDone?.(file, s.events, ok && s.problems === 0);
     }
   };

@@ -59,6 +59,17 @@ function looksValid(r: Rec): boolean {
   return true;
 }
 
+/** A record the normaliser can read, checked cheaply (for filters that look at raw records). */
+export function isReadableRecord(r: unknown): r is Record<string, unknown> {
+  return isObj(r) && looksValid(r);
+}
+
+/**
+ * Decides from a raw CloudTrail record whether it is worth normalising. Records it turns down
+ * are counted but cost no allocation; it only sees records that passed isReadableRecord.
+ */
+export type RecordFilter = (r: Record<string, unknown>) => boolean;
+
 /** Why a record cannot be read, in one line. */
 export function explainBadRecord(r: unknown): string {
   if (!isObj(r))

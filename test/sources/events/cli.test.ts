@@ -55,7 +55,9 @@ describe("iamwarden events replay", () => {
       "malformed-records.json (record 2): a CloudTrail record is a JSON object, not string",
     );
     expect(r.stderr).toContain("events.jsonl:5: invalid JSON");
-    expect(r.stderr).toMatch(/30 events from 9 files, checks: iam-change, source-ip; 10 opened/);
+    expect(r.stderr).toMatch(
+      /30 events from 9 files \(\d+ judged\), checks: iam-change, source-ip; 10 opened/,
+    );
   });
 
   it("prints one JSON document, and a replay of the same input changes nothing", async () => {

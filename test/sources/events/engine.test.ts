@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../../../src/allowlist/config.js";
 import { type Config, configSchema } from "../../../src/config/schema.js";
-import { type FindingChange, runEventChecks } from "../../../src/engine/events.js";
+import { eventRecordFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes, routerFromConfig } from "../../../src/engine/routing.js";
 import type { IamEvent, InputProblem } from "../../../src/model/event.js";
 import type { Finding } from "../../../src/model/finding.js";
@@ -47,9 +47,10 @@ afterEach(async () => {
 
 function fixtureBatches(
   paths: string[] = [join(FIX, "cloudtrail"), join(FIX, "eventbridge"), join(FIX, "ibm")],
+  filter: { select?: (r: Record<string, unknown>) => boolean; onSkipped?: (n: number) => void } = {},
 ) {
   const onProblem = (_p: InputProblem) => {};
-  return readEventBatches(discoverInputs(paths, { onProblem }), { onProblem });
+  return readEventBatches(discoverInputs(paths, { onProblem }), { onProblem, ...filter });
 }
 
 async function* batches(...lists: IamEvent[][]) {
@@ -216,5 +217,36 @@ describe("event checks through the store", () => {
     );
     expect(off.checks).toEqual([]);
     expect(off.findings).toEqual([]);
+  });
+
+  it("lets the reader skip only records no check would flag", async () => {
+    const cfg = config();
+    let skipped = 0;
+    const filtered = await runEventChecks(
+      fixtureBatches(undefined, {
+        select: eventRecordFilter(cfg, allowlists),
+        onSkipped: (n) => {
+          skipped += n;
+        },
+      }),
+      cfg,
+      { store, route: noRoutes, now: NOW, runId: "r1", allowlists },
+    );
+    const other = openSqliteStore(join(mkdtempSync(join(tmpdir(), "iamwarden-events-")), "store.db"));
+    try {
+      const all = await runEventChecks(fixtureBatches(), cfg, {
+        store: other,
+        route: noRoutes,
+        now: NOW,
+        runId: "r1",
+        allowlists,
+      });
+      expect(skipped).toBeGreaterThan(0);
+      expect(filtered.events + skipped).toBe(all.events);
+      const shape = (fs: Finding[]) => fs.map((f) => [f.id, f.severity, f.details.eventCount]).sort();
+      expect(shape(filtered.findings)).toEqual(shape(all.findings));
+    } finally {
+      await other.close();
+    }
   });
 });

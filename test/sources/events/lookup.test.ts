@@ -8,9 +8,8 @@ import { LOOKUP_MIN_INTERVAL_MS, lookupEvents } from "../../../src/sources/cloud
 // A local stand-in for CloudTrail's LookupEvents (AWS JSON 1.1: POST / with
 // X-Amz-Target: CloudTrail_20131101.LookupEvents): at most one
 // LookupAttribute, MaxResults 1-50, StartTime/EndTime as epoch seconds, NextToken pagination,
-// EventTime as epoch seconds and the record as a JSON string in CloudTrailEvent. It throttles a
-// request that comes much sooner than the pacing interval after the previous one (network
-// jitter aside, as a token bucket would).
+// EventTime as epoch seconds and the record as a JSON string in CloudTrailEvent. Its rate limit
+// is a token bucket of one request per pacing interval, with a burst of two (network jitter).
 
 const A = "123456789012";
 // The service shape name with the operation; older references prefix the full namespace.
@@ -68,6 +67,7 @@ const HISTORY: Record<string, { CloudTrailEvent?: string; EventId: string }[]> =
 };
 
 let last = 0;
+let tokens = 2;
 beforeAll(async () => {
   server = createServer((req, res) => {
     let raw = "";
@@ -105,12 +105,13 @@ beforeAll(async () => {
         return fail(400, "InvalidParameterException", problems.join("; "));
       }
       calls.push({ at: now, body });
-      if (throttleNext > 0 || now - last < INTERVAL / 2) {
+      tokens = Math.min(2, tokens + (now - last) / INTERVAL);
+      last = now;
+      if (throttleNext > 0 || tokens < 1) {
         throttleNext = Math.max(0, throttleNext - 1);
-        last = now;
         return fail(400, "ThrottlingException", "Rate exceeded");
       }
-      last = now;
+      tokens -= 1;
       const source = attrs[0]?.AttributeValue ?? "iam.amazonaws.com";
       const all = HISTORY[source] ?? [];
       const start = body.NextToken ? Number(body.NextToken) : 0;

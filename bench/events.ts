@@ -1,0 +1,432 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+import Table from "cli-table3";
+import { parseAllowlist } from "../src/allowlist/allowlist.js";
+import type { AllowlistSet } from "../src/allowlist/config.js";
+import { configSchema } from "../src/config/schema.js";
+import { eventRecordFilter, runEventChecks } from "../src/engine/events.js";
+import { noRoutes } from "../src/engine/routing.js";
+import { discoverInputs } from "../src/sources/cloudtrail/input-files.js";
+import { readEventBatches } from "../src/sources/cloudtrail/read-events.js";
+import { openSqliteStore } from "../src/store/sqlite.js";
+
+// Event replay benchmark. Generates realistic CloudTrail log files (.json.gz, one delivery of a
+// few MB each, in the AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ layout) — 1 GB
+// uncompressed by default, BENCH_EVENTS_MB to change — then measures, each in its own process so
+// that peak RSS is its own:
+//   floor   read each file, gunzip, JSON.parse, count records (4 files at a time, like replay);
+//   replay  `events replay`'s pipeline: discovery, streaming gunzip, parse, normalise every
+//           record, iam-change and source-ip checks, reconcile into a temp SQLite store.
+// Prints events/s, MB/s, peak RSS and the ratio. Nothing is asserted.
+
+const MB = 1024 * 1024;
+const FILE_MB = 4;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const ACCOUNTS = ["111111111111", "222222222222", "333333333333", "444444444444", "555555555555"];
+const REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+/** Small deterministic PRNG (mulberry32): the same archive for the same size. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const READS = [
+  ["ec2.amazonaws.com", "DescribeInstances"],
+  ["ec2.amazonaws.com", "DescribeSecurityGroups"],
+  ["s3.amazonaws.com", "GetBucketAcl"],
+  ["s3.amazonaws.com", "ListBuckets"],
+  ["sts.amazonaws.com", "GetCallerIdentity"],
+  ["kms.amazonaws.com", "Decrypt"],
+  ["logs.amazonaws.com", "DescribeLogGroups"],
+  ["lambda.amazonaws.com", "ListFunctions20150331"],
+  ["iam.amazonaws.com", "ListRoles"],
+  ["cloudwatch.amazonaws.com", "GetMetricData"],
+] as const;
+const IAM_WRITES = [
+  "CreateUser",
+  "CreateAccessKey",
+  "AttachUserPolicy",
+  "PutRolePolicy",
+  "AddUserToGroup",
+  "CreateRole",
+];
+const OFFICE = ["198.51.100.", "10.1.4."];
+const OUTSIDE = ["203.0.113.", "192.0.2."];
+
+function makeRecord(r: () => number, account: string, region: string, t: number, n: number) {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const kind = r();
+  const user = `svc-${Math.floor(r() * 40)}`;
+  const human = `user-${Math.floor(r() * 60)}`;
+  const ip = (r() < 0.97 ? pick(OFFICE) : pick(OUTSIDE)) + Math.floor(r() * 250 + 1);
+  const base = {
+    eventVersion: "1.09",
+    eventTime: new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    awsRegion: region,
+    requestID: `${n.toString(16).padStart(8, "0")}-5f1a-4c2b-9d3e-${Math.floor(r() * 1e12)
+      .toString(16)
+      .padStart(12, "0")}`,
+    eventID: `${Math.floor(r() * 1e12)
+      .toString(16)
+      .padStart(12, "0")}-${n.toString(16).padStart(8, "0")}-0000-4000-8000`,
+    readOnly: true,
+    eventType: "AwsApiCall",
+    managementEvent: true,
+    recipientAccountId: account,
+    eventCategory: "Management",
+    tlsDetails: {
+      tlsVersion: "TLSv1.3",
+      cipherSuite: "TLS_AES_128_GCM_SHA256",
+      clientProvidedHostHeader: `${region}.amazonaws.com`,
+    },
+  };
+  if (kind < 0.62) {
+    // A role session (ASIA key): most of any trail.
+    const [source, name] = pick(READS);
+    return {
+      ...base,
+      userIdentity: {
+        type: "AssumedRole",
+        principalId: `AROA${account.slice(0, 8)}EXAMPLE:session-${Math.floor(r() * 500)}`,
+        arn: `arn:aws:sts::${account}:assumed-role/app-role-${Math.floor(r() * 20)}/session-${Math.floor(r() * 500)}`,
+        accountId: account,
+        accessKeyId: `ASIA${Math.floor(r() * 1e15)
+          .toString(36)
+          .toUpperCase()
+          .padEnd(16, "X")
+          .slice(0, 16)}`,
+        sessionContext: {
+          sessionIssuer: {
+            type: "Role",
+            principalId: `AROA${account.slice(0, 8)}EXAMPLE`,
+            arn: `arn:aws:iam::${account}:role/app-role-${Math.floor(r() * 20)}`,
+            accountId: account,
+            userName: `app-role-${Math.floor(r() * 20)}`,
+          },
+          attributes: { creationDate: base.eventTime, mfaAuthenticated: "false" },
+        },
+      },
+      eventSource: source,
+      eventName: name,
+      sourceIPAddress: ip,
+      userAgent:
+        "aws-sdk-java/2.25.10 Linux/5.10.210 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10 vendor/Amazon.com_Inc.",
+      requestParameters: {
+        maxResults: 100,
+        filterSet: { items: [{ name: "tag:team", valueSet: { items: [{ value: "payments" }] } }] },
+      },
+      responseElements: null,
+    };
+  }
+  if (kind < 0.82) {
+    // A long-term key (AKIA) of a service user.
+    const [source, name] = pick(READS);
+    return {
+      ...base,
+      userIdentity: {
+        type: "IAMUser",
+        principalId: `AIDA${user.toUpperCase().replace("-", "")}EXAMPLE`,
+        arn: `arn:aws:iam::${account}:user/${user}`,
+        accountId: account,
+        accessKeyId: `AKIA${user.toUpperCase().replace("-", "").padEnd(16, "0")}`,
+        userName: user,
+      },
+      eventSource: source,
+      eventName: name,
+      sourceIPAddress: ip,
+      userAgent:
+        "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.15.0 md/arch#x86_64 lang/python#3.11.8 cfg/retry-mode#legacy Botocore/1.34.69",
+      requestParameters: { bucketName: `data-${account}-${region}`, acl: "" },
+      responseElements: null,
+    };
+  }
+  if (kind < 0.95) {
+    // AWS services calling on their own.
+    return {
+      ...base,
+      userIdentity: { type: "AWSService", invokedBy: "cloudtrail.amazonaws.com" },
+      eventSource: "s3.amazonaws.com",
+      eventName: "GetBucketAcl",
+      sourceIPAddress: "cloudtrail.amazonaws.com",
+      userAgent: "cloudtrail.amazonaws.com",
+      requestParameters: {
+        bucketName: `trail-${account}`,
+        Host: `trail-${account}.s3.amazonaws.com`,
+        acl: "",
+      },
+      responseElements: null,
+      resources: [{ accountId: account, type: "AWS::S3::Bucket", ARN: `arn:aws:s3:::trail-${account}` }],
+    };
+  }
+  if (kind < 0.985) {
+    // Console logins.
+    return {
+      ...base,
+      eventType: "AwsConsoleSignIn",
+      readOnly: false,
+      userIdentity: {
+        type: "IAMUser",
+        principalId: `AIDA${human.toUpperCase().replace("-", "")}`,
+        arn: `arn:aws:iam::${account}:user/${human}`,
+        accountId: account,
+        userName: human,
+      },
+      eventSource: "signin.amazonaws.com",
+      eventName: "ConsoleLogin",
+      sourceIPAddress: ip,
+      userAgent:
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
+      requestParameters: null,
+      responseElements: { ConsoleLogin: r() < 0.95 ? "Success" : "Failure" },
+      additionalEventData: {
+        LoginTo: "https://console.aws.amazon.com/console/home",
+        MobileVersion: "No",
+        MFAUsed: r() < 0.8 ? "Yes" : "No",
+      },
+    };
+  }
+  // IAM writes, by admins mostly.
+  const admin = r() < 0.7;
+  const actor = admin ? `admin-${Math.floor(r() * 3)}` : human;
+  return {
+    ...base,
+    readOnly: false,
+    userIdentity: {
+      type: "IAMUser",
+      principalId: "AIDAEXAMPLE",
+      arn: `arn:aws:iam::${account}:user/${actor}`,
+      accountId: account,
+      accessKeyId: `AKIA${actor.toUpperCase().replace("-", "").padEnd(16, "1")}`,
+      userName: actor,
+    },
+    eventSource: "iam.amazonaws.com",
+    eventName: pick(IAM_WRITES),
+    sourceIPAddress: ip,
+    userAgent: "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.0 exe/x86_64.ubuntu.22",
+    requestParameters: {
+      userName: `user-${Math.floor(r() * 60)}`,
+      policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    },
+    responseElements: null,
+  };
+}
+
+/** Writes the archive once per size; later runs reuse it. Returns its folder. */
+async function generate(totalMb: number): Promise<string> {
+  const dir = join(tmpdir(), `iamwarden-bench-events-${totalMb}mb`);
+  const marker = join(dir, "COMPLETE");
+  if (existsSync(marker)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  const r = prng(42);
+  const gz = promisify(gzip);
+  const files = Math.max(1, Math.ceil(totalMb / FILE_MB));
+  const started = Date.now();
+  let t = Date.UTC(2024, 2, 1);
+  let n = 0;
+  let pending: Promise<void>[] = [];
+  for (let f = 0; f < files; f++) {
+    const account = ACCOUNTS[f % ACCOUNTS.length]!;
+    const region = REGIONS[f % REGIONS.length]!;
+    const parts: string[] = [];
+    let size = 0;
+    while (size < FILE_MB * MB) {
+      t += Math.floor(r() * 200);
+      const s = JSON.stringify(makeRecord(r, account, region, t, n++));
+      parts.push(s);
+      size += s.length + 1;
+    }
+    const day = new Date(t);
+    const ymd = [
+      String(day.getUTCFullYear()),
+      String(day.getUTCMonth() + 1).padStart(2, "0"),
+      String(day.getUTCDate()).padStart(2, "0"),
+    ];
+    const folder = join(dir, "AWSLogs", account, "CloudTrail", region, ...ymd);
+    mkdirSync(folder, { recursive: true });
+    const name = `${account}_CloudTrail_${region}_${ymd.join("")}T${String(day.getUTCHours()).padStart(2, "0")}${String(day.getUTCMinutes()).padStart(2, "0")}Z_${f.toString(36).padStart(6, "0")}.json.gz`;
+    const text = `{"Records":[${parts.join(",")}]}`;
+    pending.push(gz(text).then((b) => writeFileSync(join(folder, name), b)));
+    if (pending.length >= 4) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+  writeFileSync(marker, JSON.stringify({ files, events: n }));
+  process.stdout.write(
+    `generated ${files} files, ${n} events in ${((Date.now() - started) / 1000).toFixed(1)} s at ${dir}\n`,
+  );
+  return dir;
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile() && e.name.endsWith(".json.gz")) out.push(join(e.parentPath, e.name));
+  return out.sort();
+}
+
+interface PhaseResult {
+  events: number;
+  bytes: number;
+  seconds: number;
+  maxRssMb: number;
+  findings?: number;
+}
+
+/** gunzip + JSON.parse of every file, CONCURRENCY at a time: what any reader must pay. */
+async function floor(dir: string): Promise<PhaseResult> {
+  const files = listFiles(dir);
+  const gun = promisify(gunzip);
+  let events = 0;
+  let bytes = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < files.length) {
+      const f = files[next++]!;
+      const text = (await gun(await readFile(f))).toString("utf8");
+      bytes += text.length;
+      events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  return { events, bytes, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+}
+
+/** The replay pipeline with every event check on, into a temp SQLite store. */
+async function replay(dir: string): Promise<PhaseResult> {
+  const office = parseAllowlist("198.51.100.0/24\n10.1.0.0/16\n", "office", "office.lst").list;
+  const allowlists: AllowlistSet = {
+    lists: new Map([["office", office]]),
+    defaultNames: ["office"],
+    accounts: {},
+  };
+  const config = configSchema.parse({
+    checks: {
+      "iam-change": { adminUsers: ["admin-0", "admin-1", "admin-2"] },
+      "source-ip": { allowlists: { office: "office.lst" }, default: ["office"] },
+    },
+  });
+  const dbDir = join(tmpdir(), `iamwarden-bench-events-db-${process.pid}`);
+  mkdirSync(dbDir, { recursive: true });
+  const store = openSqliteStore(join(dbDir, "store.db"));
+  const onProblem = (p: { file: string; error: string }) => process.stderr.write(`${p.file}: ${p.error}\n`);
+  let skipped = 0;
+  const started = performance.now();
+  try {
+    const r = await runEventChecks(
+      readEventBatches(discoverInputs([dir], { onProblem }), {
+        concurrency: CONCURRENCY,
+        onProblem,
+        select: eventRecordFilter(config, allowlists),
+        onSkipped: (n) => {
+          skipped += n;
+        },
+      }),
+      config,
+      { store, route: noRoutes, now: new Date("2024-04-01T00:00:00Z"), runId: "bench", allowlists },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      events: r.events + skipped,
+      bytes: 0,
+      seconds,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      findings: r.findings.length,
+    };
+  } finally {
+    await store.close();
+    rmSync(dbDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs one phase in a fresh process, so that its peak RSS is its own. */
+function inChild(phase: "floor" | "replay", dir: string): Promise<PhaseResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.on("error", fail);
+    child.on("close", (code) => {
+      if (code !== 0) return fail(new Error(`${phase} exited ${code}`));
+      done(JSON.parse(out.trim().split("\n").pop() ?? "{}") as PhaseResult);
+    });
+  });
+}
+
+/** Best time and worst peak RSS over rounds that alternate the two phases (a shared machine is noisy). */
+function combine(runs: PhaseResult[]): PhaseResult {
+  const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  return { ...best, maxRssMb: Math.max(...runs.map((r) => r.maxRssMb)) };
+}
+
+export async function main(): Promise<void> {
+  const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+  const dir = await generate(totalMb);
+  const meta = JSON.parse(readFileSync(join(dir, "COMPLETE"), "utf8")) as { files: number };
+  const floors: PhaseResult[] = [];
+  const replays: PhaseResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    floors.push(await inChild("floor", dir));
+    replays.push(await inChild("replay", dir));
+  }
+  const f = combine(floors);
+  const r = combine(replays);
+  const mb = f.bytes / MB;
+  const table = new Table({
+    head: ["", "events", "MB (uncompressed)", "best seconds", "events/s", "MB/s", "peak RSS MB (worst)"],
+    style: { head: [], border: [] },
+  });
+  const row = (name: string, p: PhaseResult) => [
+    name,
+    p.events.toLocaleString("en"),
+    mb.toFixed(0),
+    p.seconds.toFixed(2),
+    Math.round(p.events / p.seconds).toLocaleString("en"),
+    (mb / p.seconds).toFixed(1),
+    p.maxRssMb.toFixed(0),
+  ];
+  table.push(row("floor: gunzip + JSON.parse", f), row("events replay (all checks, SQLite)", r));
+  process.stdout.write(
+    `${meta.files} files of ~${FILE_MB} MB, ${CONCURRENCY} at a time, best of ${rounds} rounds, each phase in its own process\n${table.toString()}\n`,
+  );
+  const ratio = f.seconds / r.seconds;
+  process.stdout.write(
+    `replay throughput = ${(ratio * 100).toFixed(0)}% of the floor (target ≥ 80%); replay peak RSS ${r.maxRssMb.toFixed(0)} MB (target < 256 MB); ${r.findings} findings\n` +
+      `all rounds (s): floor ${floors.map((x) => x.seconds.toFixed(2)).join(" ")} | replay ${replays.map((x) => x.seconds.toFixed(2)).join(" ")}\n`,
+  );
+  if (r.events !== f.events)
+    process.stdout.write(`note: replay saw ${r.events} events, the floor ${f.events}\n`);
+}
+
+const phaseAt = process.argv.indexOf("--phase");
+if (phaseAt > 0) {
+  const phase = process.argv[phaseAt + 1];
+  const dir = process.argv[phaseAt + 2]!;
+  const result = phase === "floor" ? await floor(dir) : await replay(dir);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();
