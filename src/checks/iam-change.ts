@@ -68,6 +68,17 @@ function actionSet(actions: readonly string[]): Set<string> {
   return set;
 }
 
+/** The IAM action names of a list (`iam:CreateUser` → `CreateUser`), for raw records. */
+const iamNameSets = new WeakMap<readonly string[], Set<string>>();
+function iamNames(actions: readonly string[]): Set<string> {
+  let set = iamNameSets.get(actions);
+  if (!set) {
+    set = new Set([...actionSet(actions)].filter((a) => a.startsWith("iam:")).map((a) => a.slice(4)));
+    iamNameSets.set(actions, set);
+  }
+  return set;
+}
+
 const policyNameOfArn = (arn: string | undefined) => arn?.slice(arn.lastIndexOf("/") + 1);
 
 function removesQuarantine(e: IamEvent, policy: string): boolean {
@@ -146,9 +157,7 @@ export function eventSummary(e: IamEvent): Record<string, unknown> {
 export function iamChangeWants(r: Record<string, unknown>, s: Pick<IamChangeSettings, "actions">): boolean {
   if (r.eventSource !== "iam.amazonaws.com" || typeof r.eventName !== "string") return false;
   const name = r.eventName;
-  return (
-    name === "DeleteUserPolicy" || name === "DetachUserPolicy" || actionSet(s.actions).has(`iam:${name}`)
-  );
+  return name === "DeleteUserPolicy" || name === "DetachUserPolicy" || iamNames(s.actions).has(name);
 }
 
 /** One event judged; undefined when it is not an unintended IAM change. */

@@ -96,7 +96,8 @@ interface Pending {
 }
 
 function addCandidate(p: Pending, c: Candidate): void {
-  const id = findingId(c.check, c.account, c.resource);
+  // Pending is per account: check and resource name the finding (hashing waits for the store).
+  const id = `${c.check}\0${c.resource}`;
   const ev = c.events?.[0];
   const eventId = typeof ev?.eventId === "string" ? ev.eventId : undefined;
   const prev = p.candidates.get(id);
@@ -113,19 +114,20 @@ function addCandidate(p: Pending, c: Candidate): void {
     prev.severity = c.severity;
     prev.title = c.title;
   }
-  const ips = new Set([
-    ...((prev.details.sourceIps as string[] | undefined) ?? []),
-    ...((c.details.sourceIps as string[] | undefined) ?? []),
-  ]);
-  const criticalReason = prev.details.criticalReason ?? c.details.criticalReason;
-  // The advice of the most severe occurrence stands (a later denied call does not soften it).
-  prev.details = {
-    ...prev.details,
-    ...c.details,
-    ...(lower ? { advice: prev.details.advice } : {}),
-    ...(criticalReason ? { criticalReason } : {}),
-    ...(ips.size ? { sourceIps: [...ips].slice(-20) } : {}),
-  };
+  // Merged in place: this runs once per occurrence, and most are of a few busy principals.
+  const d = prev.details;
+  const advice = d.advice;
+  const criticalReason = d.criticalReason ?? c.details.criticalReason;
+  const ips = (d.sourceIps as string[] | undefined) ?? [];
+  Object.assign(d, c.details);
+  if (lower) d.advice = advice;
+  if (criticalReason) d.criticalReason = criticalReason;
+  for (const ip of (c.details.sourceIps as string[] | undefined) ?? []) {
+    if (ips.includes(ip)) continue;
+    ips.push(ip);
+    if (ips.length > 20) ips.shift();
+  }
+  if (ips.length) d.sourceIps = ips;
   prev.events!.push(...(c.events ?? []));
   p.events++;
 }

@@ -71,7 +71,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 }
 
 function localFile(path: string, size: number): InputFile {
-  return { name: path, size, open: async () => createReadStream(path, { highWaterMark: 256 * 1024 }) };
+  return { name: path, size, open: async () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
 }
 
 async function* fromPath(path: string, opts: DiscoverOptions): AsyncGenerator<InputFile> {

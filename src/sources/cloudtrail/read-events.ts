@@ -6,7 +6,7 @@ import type { IamEvent, InputProblem } from "../../model/event.js";
 import { fromEventBridge, isEventBridgeEnvelope } from "../eventbridge.js";
 import { fromActivityTracker, isIbmEvent } from "../ibm/activity-tracker.js";
 import type { InputFile } from "./input-files.js";
-import { fromCloudTrailRecord, isReadableRecord, type RecordFilter } from "./record.js";
+import { eventTimeMs, fromCloudTrailRecord, isReadableRecord, type RecordFilter } from "./record.js";
 
 // Reads event files of any supported shape, gzipped or not, a few at a time:
 //  - CloudTrail log files `{"Records":[…]}` (parsed whole: one delivery is a few MB at most),
@@ -180,7 +180,7 @@ async function emitWhole(s: FileSink, v: unknown): Promise<void> {
         const r = records[i];
         if (select && isReadableRecord(r) && !select(r)) {
           // A bad time is still reported: only a readable record is skipped.
-          const t = Date.parse(r.eventTime as string);
+          const t = eventTimeMs(r.eventTime as string);
           if (!Number.isNaN(t)) {
             if (t >= s.since && t <= s.until) s.skipped++;
             continue;
@@ -221,6 +221,23 @@ function wholeFile(start: string): boolean {
   // A pretty-printed single object: its first line is just "{".
   const nl = t.indexOf("\n");
   return t.startsWith("{") && nl >= 0 && t.slice(0, nl).trim() === "{";
+}
+
+type Whole = { ok: true; value: unknown } | { ok: false; error: string; line?: number | undefined } | null;
+
+/**
+ * Parses a file read whole (null when it is empty). Its own frame, so that the file's text is
+ * garbage as soon as it is parsed, not kept alive while its records are judged.
+ */
+function parseWhole(texts: string[]): Whole {
+  const text = texts.length === 1 ? texts[0]! : texts.join("");
+  texts.length = 0;
+  if (!text.trim()) return null;
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, error: describeJsonError(e), line: syntaxErrorLine(text, (e as Error).message) };
+  }
 }
 
 async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
@@ -283,17 +300,13 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   }
   const tail = decoder.end();
   if (tail) texts.push(tail);
-  const text = texts.length === 1 ? texts[0]! : texts.join("");
-  texts.length = 0;
-  if (!text.trim()) return true;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    problem(s, { line: syntaxErrorLine(text, (e as Error).message), error: describeJsonError(e) });
+  const parsed = parseWhole(texts);
+  if (!parsed) return true;
+  if (!parsed.ok) {
+    problem(s, { line: parsed.line, error: parsed.error });
     return false;
   }
-  await emitWhole(s, value);
+  await emitWhole(s, parsed.value);
   return true;
 }
 

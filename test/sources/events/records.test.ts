@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { IamEvent } from "../../../src/model/event.js";
-import { fromCloudTrailRecord } from "../../../src/sources/cloudtrail/record.js";
+import { eventTimeMs, fromCloudTrailRecord } from "../../../src/sources/cloudtrail/record.js";
 import { fromEventBridge, isEventBridgeEnvelope } from "../../../src/sources/eventbridge.js";
 import { crnAccount, fromActivityTracker } from "../../../src/sources/ibm/activity-tracker.js";
 
@@ -111,6 +111,19 @@ describe("CloudTrail records", () => {
     expect(fromCloudTrailRecord(noAccount)).toMatch(/^no account/);
     // The envelope or file can supply it.
     expect((fromCloudTrailRecord(noAccount, A) as IamEvent).account).toBe(A);
+  });
+});
+
+describe("event times", () => {
+  it("reads CloudTrail's time format by hand, and anything else through Date.parse", () => {
+    for (const t of ["2024-03-15T09:01:12Z", "1999-12-31T23:59:59Z", "2024-02-29T00:00:00Z"])
+      expect(eventTimeMs(t)).toBe(Date.parse(t));
+    expect(eventTimeMs("2024-03-15T09:01:12.345Z")).toBe(Date.parse("2024-03-15T09:01:12.345Z"));
+    expect(eventTimeMs("2024-03-15T09:01:12+01:00")).toBe(Date.parse("2024-03-15T08:01:12Z"));
+    expect(eventTimeMs("2024-13-15T09:01:12Z")).toBeNaN();
+    expect(eventTimeMs("2024-03-15T25:01:12Z")).toBeNaN();
+    expect(eventTimeMs("2024-03-1xT09:01:12Z")).toBeNaN();
+    expect(eventTimeMs("yesterday")).toBeNaN();
   });
 });
 
