@@ -67,7 +67,7 @@ async function progressBar(enabled: boolean) {
   const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
     {
-      format: "{bar} {percentage}% | {mb}/{totalMb} MB | {events} events | {files} files | {bad} bad",
+      format: "{bar} {percentage}% | {mb}/{totalMb} MB read | {events} events | {files} files | {bad} bad",
       stream: process.stderr,
       hideCursor: true,
       etaBuffer: 50,
