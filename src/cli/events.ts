@@ -16,11 +16,8 @@ import { describeProblem, type IamEvent, type InputProblem } from "../model/even
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
 import type { AccountTarget } from "../sources/account-reader.js";
-import { type AwsClientFactory, awsClientFactory } from "../sources/aws/clients.js";
-import { resolveTargets } from "../sources/aws/targets.js";
-import { adminResolver } from "../sources/cloudtrail/admin-group.js";
+import type { AwsClientFactory } from "../sources/aws/clients.js";
 import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
-import { DEFAULT_LOOKUP_SOURCES, lookupEvents } from "../sources/cloudtrail/lookup.js";
 import { readEventBatches } from "../sources/cloudtrail/read-events.js";
 import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
@@ -52,11 +49,20 @@ function aliases(config: Config): Map<string, string> {
   return m;
 }
 
+// The AWS SDK is loaded only when a run needs it (S3 inputs, the admin group, lookup): a local
+// replay starts without it.
+const awsClients = async (aws: Config["aws"]) =>
+  (await import("../sources/aws/clients.js")).awsClientFactory(aws);
+
 /** Accounts iamwarden can reach, resolved once and only if something asks (the admin group). */
-function lazyTargets(config: Config, factory: () => AwsClientFactory) {
+function lazyTargets(config: Config, factory: () => Promise<AwsClientFactory>) {
   let targets: Promise<Map<string, AccountTarget>> | undefined;
   return async (account: string) => {
-    targets ??= resolveTargets(config, factory()).then((l) => new Map(l.map((t) => [t.id, t])));
+    targets ??= (async () => {
+      const { resolveTargets } = await import("../sources/aws/targets.js");
+      const list = await resolveTargets(config, await factory());
+      return new Map(list.map((t) => [t.id, t]));
+    })();
     return (await targets).get(account);
   };
 }
@@ -155,22 +161,25 @@ async function run(
   const checks = enabledEventChecks(config, allowlists);
   if (config.checks["source-ip"]?.enabled && !allowlists)
     warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
-  let factory: AwsClientFactory | undefined;
+  let factory: Promise<AwsClientFactory> | undefined;
   const aws = () => {
-    factory ??= awsClientFactory(config.aws);
+    factory ??= awsClients(config.aws);
     return factory;
   };
   const targetOf = lazyTargets(config, aws);
   const ic = config.checks["iam-change"];
-  const admins = adminResolver({
-    adminUsers: ic?.adminUsers ?? [],
-    adminGroup: ic?.adminGroup,
-    iamFor: async (account) => {
-      const t = await targetOf(account);
-      return t ? aws().forAccount(t).iam : undefined;
-    },
-    onWarning: warn,
-  });
+  // Without an admin group, adminUsers alone are the admins (the engine's default).
+  const admins = ic?.adminGroup
+    ? (await import("../sources/cloudtrail/admin-group.js")).adminResolver({
+        adminUsers: ic.adminUsers,
+        adminGroup: ic.adminGroup,
+        iamFor: async (account) => {
+          const t = await targetOf(account);
+          return t ? (await aws()).forAccount(t).iam : undefined;
+        },
+        onWarning: warn,
+      })
+    : undefined;
 
   const problems: InputProblem[] = [];
   const store = await ctx.openStore();
@@ -216,7 +225,7 @@ export async function replay(
   if (!(opts.concurrency >= 1 && opts.concurrency <= 64)) throw new UserError("--concurrency: 1 to 64");
   const config = ctx.loaded.config;
   const bar = await progressBar(opts.progress);
-  const s3 = () => awsClientFactory(config.aws).home.s3;
+  const s3 = async () => (await awsClients(config.aws)).home.s3;
   let files = 0;
   let skipped = 0;
   const live: InputProblem[] = [];
@@ -284,7 +293,9 @@ export async function lookup(
   const until = parseTime("--until", opts.until);
   const config = ctx.loaded.config;
   // IAM and sign-in are global services: their events are recorded in us-east-1.
-  const factory = awsClientFactory({ ...config.aws, region: "us-east-1" });
+  const factory = await awsClients({ ...config.aws, region: "us-east-1" });
+  const { resolveTargets } = await import("../sources/aws/targets.js");
+  const { DEFAULT_LOOKUP_SOURCES, lookupEvents } = await import("../sources/cloudtrail/lookup.js");
   const targets = await resolveTargets(config, factory, { only: accounts.length ? accounts : undefined });
   const out = await run(
     ctx,

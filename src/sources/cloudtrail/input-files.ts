@@ -18,8 +18,8 @@ export interface InputFile {
 export interface DiscoverOptions {
   since?: Date | undefined;
   until?: Date | undefined;
-  /** Built on first use: only S3 inputs need AWS credentials. */
-  s3?: (() => S3Client) | undefined;
+  /** Built on first use: only S3 inputs need AWS credentials (and the SDK). */
+  s3?: (() => S3Client | Promise<S3Client>) | undefined;
   onProblem: (p: InputProblem) => void;
   stdin?: Readable | undefined;
 }
@@ -110,7 +110,7 @@ async function* fromS3(url: string, opts: DiscoverOptions): AsyncGenerator<Input
     opts.onProblem({ file: url, error: "S3 inputs need AWS access" });
     return;
   }
-  const s3 = opts.s3();
+  const s3 = await opts.s3();
   // Loaded only for S3 inputs: local replays do without the SDK's weight.
   const { GetObjectCommand, paginateListObjectsV2 } = await import("@aws-sdk/client-s3");
   try {
