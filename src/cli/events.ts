@@ -20,6 +20,7 @@ import type { AwsClientFactory } from "../sources/aws/clients.js";
 import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
 import { readEventBatches } from "../sources/cloudtrail/read-events.js";
 import type { RecordFilter } from "../sources/cloudtrail/record.js";
+import type { Store } from "../store/store.js";
 import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
 
 /** Hooks other parts plug into a run: quarantine-user (remediation) goes in onFinding. */
@@ -149,11 +150,30 @@ function print(ctx: RunContext, format: string, out: RunOutput) {
   if (out.problems.length) process.exitCode = EXIT.partial;
 }
 
+/** checks.iam-change.quarantine: quarantine the users behind new iam-change findings. */
+async function quarantineHook(ctx: RunContext, store: Store): Promise<OnFinding> {
+  const [{ quarantineOnIamChange }, { accountClients }] = await Promise.all([
+    import("../actions/remediate/quarantine-hook.js"),
+    import("../actions/remediate/clients.js"),
+  ]);
+  const config = ctx.loaded.config;
+  return quarantineOnIamChange({
+    store,
+    config,
+    route: routerFromConfig(config.notify),
+    now: ctx.now,
+    runId: ctx.runId,
+    actor: ctx.actor,
+    clientsFor: accountClients(config),
+    report: (id, outcome) => process.stderr.write(`iamwarden: ${id}: ${outcome}\n`),
+  });
+}
+
 async function run(
   ctx: RunContext,
   command: string,
   batches: (onProblem: (p: InputProblem) => void, select: RecordFilter) => AsyncIterable<IamEvent[]>,
-  opts: { format: string; onEvents?: (n: number) => void },
+  opts: { format: string; notify?: boolean; onEvents?: (n: number) => void },
   hooks: EventHooks,
 ): Promise<RunOutput> {
   const config = ctx.loaded.config;
@@ -185,6 +205,7 @@ async function run(
   const store = await ctx.openStore();
   try {
     await store.startRun({ id: ctx.runId, command, actor: ctx.actor, startedAt: new Date().toISOString() });
+    const onFinding = hooks.onFinding ?? (ic?.quarantine ? await quarantineHook(ctx, store) : undefined);
     const result = await runEventChecks(
       batches((p) => problems.push(p), eventRecordFilter(config, allowlists)),
       config,
@@ -196,10 +217,15 @@ async function run(
         admins,
         allowlists,
         aliases: aliases(config),
-        onFinding: hooks.onFinding,
+        onFinding,
         onEvents: opts.onEvents,
       },
     );
+    // Findings are handed to reporting like a scan's: delivered now unless --no-notify.
+    if (opts.notify !== false) {
+      const { deliverOutbox } = await import("../actions/notify/deliver.js");
+      await deliverOutbox(store, config, { now: ctx.now, baseDir: ctx.loaded.baseDir });
+    }
     await store.finishRun(ctx.runId, new Date().toISOString(), {
       events: result.events,
       checks,
@@ -215,7 +241,14 @@ async function run(
 /** `events replay`: archives and event files through the event checks into the store. */
 export async function replay(
   inputs: string[],
-  opts: { since?: string; until?: string; format: string; concurrency: number; progress: boolean },
+  opts: {
+    since?: string;
+    until?: string;
+    format: string;
+    concurrency: number;
+    progress: boolean;
+    notify?: boolean;
+  },
   ctx: RunContext,
   hooks: EventHooks = {},
 ): Promise<void> {
@@ -272,7 +305,11 @@ export async function replay(
           },
         });
       },
-      { format: opts.format, onEvents: bar ? (n) => bar.events(n + skipped) : undefined },
+      {
+        format: opts.format,
+        notify: opts.notify,
+        onEvents: bar ? (n) => bar.events(n + skipped) : undefined,
+      },
       hooks,
     );
   } finally {
@@ -285,7 +322,7 @@ export async function replay(
 /** `events lookup`: CloudTrail event history (LookupEvents, us-east-1) of accounts. */
 export async function lookup(
   accounts: string[],
-  opts: { since?: string; until?: string; format: string; all: boolean },
+  opts: { since?: string; until?: string; format: string; all: boolean; notify?: boolean },
   ctx: RunContext,
   hooks: EventHooks = {},
 ): Promise<void> {
@@ -322,7 +359,7 @@ export async function lookup(
           }
         }
       })(),
-    { format: opts.format },
+    { format: opts.format, notify: opts.notify },
     hooks,
   );
   print(ctx, opts.format, out);
@@ -339,6 +376,7 @@ export function register(program: Command): void {
     .option("--until <iso-time>", "only events at or before this time")
     .option("--concurrency <n>", "files read at once", (v) => Number.parseInt(v, 10), 4)
     .option("--no-progress", "no progress bar")
+    .option("--no-notify", "queue notifications but do not deliver them now")
     .addOption(formatOption(["table", "json"]))
     .action(async (inputs: string[], opts, cmd: Command) => {
       await replay(inputs, opts, context(cmd.optsWithGlobals<GlobalOptions>()));
@@ -357,6 +395,7 @@ export function register(program: Command): void {
     .option("--since <iso-time>", "only events at or after this time (history keeps 90 days)")
     .option("--until <iso-time>", "only events at or before this time")
     .option("--all", "every management event, not only IAM and sign-in (slow: 50 events per request)", false)
+    .option("--no-notify", "queue notifications but do not deliver them now")
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
       await lookup(opts.account ?? [], opts, context(cmd.optsWithGlobals<GlobalOptions>()));
