@@ -1,5 +1,7 @@
 // `npm run bench`: every benchmark, one after the other, figures printed side by side.
 // Nothing here asserts a timing.
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const suites = [
   ["scan: api vs credential report vs naive per-user", "./scan.js"],
   ["reconcile: 100,000 findings in SQLite", "./reconcile.js"],
