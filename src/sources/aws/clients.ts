@@ -32,8 +32,10 @@ function base(aws: AwsSettings, region: string, credentials?: AwsCredentialIdent
     retryMode: "adaptive" as const,
     ...(aws.endpoint ? { endpoint: aws.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
-    // Emulators serve every bucket on one host.
-    ...(aws.endpoint ? { forcePathStyle: true } : {}),
+    // Emulators serve every bucket on one host, whether named in config or in the environment.
+    ...(aws.endpoint || process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3
+      ? { forcePathStyle: true }
+      : {}),
   };
 }
 
