@@ -19,6 +19,18 @@ export interface GlobalOptions {
 export const formatOption = (choices: string[], def = "table") =>
   new Option("--format <format>", "output format").choices(choices).default(def);
 
+/** A repeatable option: `--account a --account b`. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** A repeatable option that also takes comma-separated values: `--status open,resolved`. */
+export const commaList = (v: string, prev: string[] = []): string[] => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
 /** --now: the clock for the whole run (checks, grace periods, re-notify windows). */
 export function parseNow(value: string | undefined): Date {
   if (!value) return new Date();

@@ -21,7 +21,7 @@ import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-file
 import { readEventBatches } from "../sources/cloudtrail/read-events.js";
 import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import type { Store } from "../store/store.js";
-import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
+import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
 
 /** Hooks other parts plug into a run: quarantine-user (remediation) goes in onFinding. */
 export interface EventHooks {
@@ -387,11 +387,7 @@ export function register(program: Command): void {
     .description(
       "read CloudTrail event history (LookupEvents, us-east-1; 2 requests/s) and reconcile findings",
     )
-    .option(
-      "--account <id>",
-      "account (repeatable; default: the configured accounts)",
-      (v, p: string[] = []) => [...p, v],
-    )
+    .option("--account <id>", "account (repeatable; default: the configured accounts)", collect)
     .option("--since <iso-time>", "only events at or after this time (history keeps 90 days)")
     .option("--until <iso-time>", "only events at or before this time")
     .option("--all", "every management event, not only IAM and sign-in (slow: 50 events per request)", false)

@@ -6,16 +6,9 @@ import { FINDING_STATUSES, type FindingStatus, SEVERITIES, type Severity } from 
 import { findingsCsv } from "../outputs/findings-csv.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
 
 /** Accepts `--status open --status resolved` and `--status open,resolved`. */
-const list = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 function oneOf<T extends string>(
   flag: string,
@@ -37,11 +30,11 @@ export function register(program: Command): void {
     .option(
       "--status <status>",
       "open, resolved, suppressed, remediated (repeatable or comma-separated)",
-      list,
+      commaList,
     )
-    .option("--check <check>", "check name (repeatable)", list)
-    .option("--account <id>", "account id (repeatable)", list)
-    .option("--severity <severity>", "severity (repeatable)", list)
+    .option("--check <check>", "check name (repeatable)", commaList)
+    .option("--account <id>", "account id (repeatable)", commaList)
+    .option("--severity <severity>", "severity (repeatable)", commaList)
     .option("--limit <n>", "at most this many", (v) => Number.parseInt(v, 10))
     .addOption(formatOption(["table", "json", "csv"]))
     .action(async (opts, cmd: Command) => {

@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
-import { context, type GlobalOptions, type RunContext } from "./context.js";
+import { collect, context, type GlobalOptions, type RunContext } from "./context.js";
 
 // A fleet's scans shared by workers on many machines, through pg-boss queues in the team's
 // PostgreSQL store: `enqueue` queues one job per account, each `worker` scans what it takes.
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function postgresUrl(ctx: RunContext): string {
   if (!/^postgres(ql)?:\/\//.test(ctx.storeLocation))

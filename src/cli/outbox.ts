@@ -3,18 +3,10 @@ import type { Command } from "commander";
 import type { DeliveryOutcome } from "../actions/notify/deliver.js";
 import { EXIT, UserError } from "../errors.js";
 import type { OutboxItem, OutboxStatus } from "../model/outbox.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
 
 const STATUSES: readonly OutboxStatus[] = ["pending", "failed", "delivered"];
 const COMPACT = { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" };
-
-const list = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 function statuses(values: string[] | undefined): OutboxStatus[] {
   for (const v of values ?? []) {
@@ -76,9 +68,9 @@ export function register(program: Command): void {
   outbox
     .command("list")
     .description("list outbox items (pending and failed by default)")
-    .option("--status <status>", "pending, failed, delivered (repeatable or comma-separated)", list)
+    .option("--status <status>", "pending, failed, delivered (repeatable or comma-separated)", commaList)
     .option("--finding <id>", "only this finding's notifications")
-    .option("--channel <name>", "only this channel (repeatable)", list)
+    .option("--channel <name>", "only this channel (repeatable)", commaList)
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
       const ctx = context(cmd.optsWithGlobals<GlobalOptions>());

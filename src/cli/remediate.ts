@@ -7,7 +7,7 @@ import { KEY_CHECKS } from "../engine/remediation.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
 
 interface RemediateOptions {
   check?: string[];
@@ -16,14 +16,6 @@ interface RemediateOptions {
   yes?: boolean;
   format: "table" | "json";
 }
-
-const collect = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 /** The report as one JSON document; key ids masked unless asked for. */
 function reportJson(r: RemediationReport, show: boolean): string {
@@ -98,8 +90,8 @@ export function register(program: Command): void {
   program
     .command("remediate")
     .description("show which findings are due for remediation; with --apply, deactivate their keys")
-    .option("--check <check>", "key-inactive, key-age (repeatable)", collect)
-    .option("--account <id>", "account id (repeatable)", collect)
+    .option("--check <check>", "key-inactive, key-age (repeatable)", commaList)
+    .option("--account <id>", "account id (repeatable)", commaList)
     .option("--apply", "make the changes, asking before each (y / n / all / quit)")
     .option("--yes", "with --apply: do not ask")
     .addOption(formatOption(["table", "json"]))

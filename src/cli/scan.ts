@@ -14,7 +14,7 @@ import { presentFinding } from "../outputs/present.js";
 import type { AccountTarget } from "../sources/account-reader.js";
 import { parseCredentialReport, reportText, snapshotsFromReport } from "../sources/credential-report.js";
 import type { Store } from "../store/store.js";
-import { context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
+import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
 
 interface ScanOptions {
   account?: string[];
@@ -24,8 +24,6 @@ interface ScanOptions {
   notify: boolean;
   failOn?: Severity;
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Reads an offline credential report before anything touches the store. */
 function readReport(file: string, config: Config, only?: string[]): AccountSnapshot[] {

@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.js";
 import type { Candidate } from "../model/finding.js";
 import type { AccessKey, AccountSnapshot } from "../model/observations.js";
 import type { AccountReader, AccountTarget } from "../sources/account-reader.js";
+import { describeAwsError } from "../sources/aws/aws-errors.js";
 import type { Store } from "../store/store.js";
 import { exceptionsFor, matchException } from "./exceptions.js";
 import { emptySummary, type PlanSummary, planReconcile } from "./reconcile.js";
@@ -134,7 +135,7 @@ export async function scanAccounts(
           result = {
             account: target,
             ok: false,
-            error: describeError(e),
+            error: describeAwsError(e),
             summary: emptySummary(),
             candidates: 0,
           };
@@ -144,12 +145,4 @@ export async function scanAccounts(
       }),
     ),
   );
-}
-
-/** One line for a failed account: the AWS error code and message when there is one. */
-export function describeError(e: unknown): string {
-  const err = e as { name?: string; Code?: string; message?: string };
-  const code = err.Code ?? err.name;
-  const msg = err.message ?? String(e);
-  return code && code !== "Error" && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
 }
