@@ -3,7 +3,14 @@ import { UserError } from "../errors.js";
 import type { Finding, FindingEvent } from "../model/finding.js";
 import type { NewOutboxItem } from "../model/outbox.js";
 import { migrations } from "./migrations/index.js";
-import { auditFromRow, eventFromRow, findingFromRow, outboxFromRow, runFromRow } from "./rows.js";
+import {
+  auditFromRow,
+  auditToValues,
+  eventFromRow,
+  findingFromRow,
+  outboxFromRow,
+  runFromRow,
+} from "./rows.js";
 import { type FindingFilter, OUTBOX_LEASE_MS, type ReconcilePlan, type Store } from "./store.js";
 
 // PostgreSQL store for teams: several workers share one database. Same semantics as the SQLite
@@ -298,17 +305,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const rows = await q(
         `INSERT INTO audit_log (run_id, at, actor, finding_id, action, account, target, before_state, intent, result)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, 'pending') RETURNING id`,
-        [
-          e.runId,
-          e.at,
-          e.actor,
-          e.findingId ?? null,
-          e.action,
-          e.account,
-          e.target,
-          JSON.stringify(e.before),
-          JSON.stringify(e.intent),
-        ],
+        auditToValues(e),
       );
       return Number(rows[0]?.id);
     },

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../model/audit.js";
+import type { AuditEntry, NewAuditEntry } from "../model/audit.js";
 import type { Finding, FindingEvent, FindingStatus, Severity } from "../model/finding.js";
 import type { NotifyEvent, OutboxItem, OutboxStatus } from "../model/outbox.js";
 import type { RunRecord } from "./store.js";
@@ -105,6 +105,21 @@ export function outboxFromRow(r: Row): OutboxItem {
     deliveredAt: opt(r.delivered_at),
     payload: json(r.payload, {}),
   };
+}
+
+/** Insert values of a new audit entry, in the column order both stores use. */
+export function auditToValues(e: NewAuditEntry): unknown[] {
+  return [
+    e.runId,
+    e.at,
+    e.actor,
+    e.findingId ?? null,
+    e.action,
+    e.account,
+    e.target,
+    JSON.stringify(e.before),
+    JSON.stringify(e.intent),
+  ];
 }
 
 export function auditFromRow(r: Row): AuditEntry {

@@ -6,6 +6,7 @@ import type { Finding } from "../model/finding.js";
 import { migrations } from "./migrations/index.js";
 import {
   auditFromRow,
+  auditToValues,
   eventFromRow,
   FINDING_COLUMNS,
   findingFromRow,
@@ -224,17 +225,7 @@ export function openSqliteStore(path: string): Store {
           `INSERT INTO audit_log (run_id, at, actor, finding_id, action, account, target, before_state, intent, result)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
         )
-        .run(
-          e.runId,
-          e.at,
-          e.actor,
-          e.findingId ?? null,
-          e.action,
-          e.account,
-          e.target,
-          JSON.stringify(e.before),
-          JSON.stringify(e.intent),
-        );
+        .run(...auditToValues(e));
       return Number(r.lastInsertRowid);
     },
 
