@@ -129,6 +129,49 @@ async function call<T>(op: string, fn: () => Promise<unknown>, schema: z.ZodType
   return parsed.data;
 }
 
+/** The calls on issues that Jira's v2 and v3 APIs share, shape for shape. */
+interface IssuesClient {
+  getIssue(p: { issueIdOrKey: string; fields: string[] }): Promise<unknown>;
+  createIssue(p: { fields: never }): Promise<unknown>;
+  getTransitions(p: { issueIdOrKey: string }): Promise<unknown>;
+  doTransition(p: { issueIdOrKey: string; transition: { id: string } }): Promise<unknown>;
+}
+
+function issueOps(issues: IssuesClient): Pick<JiraApi, "get" | "create" | "transitions" | "transition"> {
+  return {
+    async get(key) {
+      try {
+        return toRef(
+          await call(
+            "get issue",
+            () => issues.getIssue({ issueIdOrKey: key, fields: ["status"] }),
+            issueSchema,
+          ),
+        );
+      } catch (e) {
+        if ((e as DeliveryError).code === "http_404") return undefined;
+        throw e;
+      }
+    },
+    create: (f) => call("create issue", () => issues.createIssue({ fields: f as never }), createdSchema),
+    async transitions(key) {
+      const r = await call(
+        "transitions",
+        () => issues.getTransitions({ issueIdOrKey: key }),
+        transitionsSchema,
+      );
+      return r.transitions.map((t) => ({ id: t.id, category: t.to?.statusCategory?.key ?? "" }));
+    },
+    async transition(key, id) {
+      await call(
+        "transition",
+        () => issues.doTransition({ issueIdOrKey: key, transition: { id } }),
+        z.unknown(),
+      );
+    },
+  };
+}
+
 function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
   // Cloud: email + API token (basic). Server/DC: a personal access token as a bearer token.
   const common = {
@@ -152,32 +195,7 @@ function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
         );
         return r.issues.map(toRef);
       },
-      async get(key) {
-        try {
-          return toRef(
-            await call(
-              "get issue",
-              () => c.issues.getIssue({ issueIdOrKey: key, fields: ["status"] }),
-              issueSchema,
-            ),
-          );
-        } catch (e) {
-          if ((e as DeliveryError).code === "http_404") return undefined;
-          throw e;
-        }
-      },
-      create: (f) => call("create issue", () => c.issues.createIssue({ fields: f as never }), createdSchema),
-      async transitions(key) {
-        const r = await call(
-          "transitions",
-          () => c.issues.getTransitions({ issueIdOrKey: key }),
-          transitionsSchema,
-        );
-        return r.transitions.map((t) => ({ id: t.id, category: t.to?.statusCategory?.key ?? "" }));
-      },
-      async transition(key, id) {
-        await call("transition", () => c.issues.doTransition({ issueIdOrKey: key, transition: { id } }), any);
-      },
+      ...issueOps(c.issues),
       async comment(key, text) {
         await call(
           "comment",
@@ -208,32 +226,7 @@ function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
       );
       return r.issues.map(toRef);
     },
-    async get(key) {
-      try {
-        return toRef(
-          await call(
-            "get issue",
-            () => c.issues.getIssue({ issueIdOrKey: key, fields: ["status"] }),
-            issueSchema,
-          ),
-        );
-      } catch (e) {
-        if ((e as DeliveryError).code === "http_404") return undefined;
-        throw e;
-      }
-    },
-    create: (f) => call("create issue", () => c.issues.createIssue({ fields: f as never }), createdSchema),
-    async transitions(key) {
-      const r = await call(
-        "transitions",
-        () => c.issues.getTransitions({ issueIdOrKey: key }),
-        transitionsSchema,
-      );
-      return r.transitions.map((t) => ({ id: t.id, category: t.to?.statusCategory?.key ?? "" }));
-    },
-    async transition(key, id) {
-      await call("transition", () => c.issues.doTransition({ issueIdOrKey: key, transition: { id } }), any);
-    },
+    ...issueOps(c.issues),
     async comment(key, text) {
       await call(
         "comment",
