@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
-import { routerFromConfig } from "../engine/routing.js";
+import { findingChange } from "../engine/finding-change.js";
+import { noRoutes, routerFromConfig } from "../engine/routing.js";
 import { UserError } from "../errors.js";
 import { FINDING_STATUSES, type FindingStatus, SEVERITIES, type Severity } from "../model/finding.js";
 import { findingsCsv } from "../outputs/findings-csv.js";
@@ -123,28 +124,12 @@ export function register(program: Command): void {
         const f = await store.getFinding(id);
         if (!f) throw new UserError(`no finding matches ${id}`);
         if (f.status === "resolved") throw new UserError(`${f.id} is already resolved`);
-        const now = ctx.now.toISOString();
         const cause = `resolved by ${ctx.actor}: ${opts.reason}`;
         await store.applyChange(f.id, (cur) => {
-          const next = {
-            ...cur,
-            status: "resolved" as const,
-            resolvedAt: now,
-            statusChangedAt: now,
-            statusReason: cause,
-          };
-          const channels = cur.firstReportedAt ? route(next, "resolved") : [];
-          return {
-            finding: next,
-            event: { findingId: cur.id, at: now, from: cur.status, to: "resolved", cause, runId: ctx.runId },
-            outbox: channels.map((channel) => ({
-              dedupKey: `${cur.id}|resolved|${channel}|${now}`,
-              findingId: cur.id,
-              event: "resolved" as const,
-              channel,
-              payload: { reason: cause },
-            })),
-          };
+          // Only a finding that was reported gets its resolution reported.
+          const deps = { route: cur.firstReportedAt ? route : noRoutes, now: ctx.now, runId: ctx.runId };
+          const c = findingChange(deps, cur, "resolved", cause, "resolved", { reason: cause });
+          return { ...c, finding: { ...c.finding, resolvedAt: ctx.now.toISOString() } };
         });
         process.stdout.write(`Resolved ${f.id}.\n`);
       } finally {

@@ -135,6 +135,31 @@ describe("iamwarden scan --credential-report (offline)", () => {
     expect(() => statSync(join(dir, "never.db"))).toThrow();
   });
 
+  it("resolves a finding by hand with its reason in the history, once", async () => {
+    const list = await runCli([
+      "findings",
+      "list",
+      ...base(),
+      "--check",
+      "root-access-key",
+      "--format",
+      "json",
+    ]);
+    const [f] = JSON.parse(list.stdout) as { id: string }[];
+    const r = await runCli(["findings", "resolve", ...base(), f!.id, "--reason", "key deleted by hand"]);
+    expect(r).toMatchObject({ code: 0, stdout: `Resolved ${f!.id}.\n` });
+    const show = await runCli(["findings", "show", ...base(), f!.id, "--format", "json"]);
+    const doc = JSON.parse(show.stdout) as {
+      finding: { status: string; resolvedAt: string };
+      history: { cause: string }[];
+    };
+    expect(doc.finding).toMatchObject({ status: "resolved", resolvedAt: "2026-11-23T09:00:00.000Z" });
+    expect(doc.history.at(-1)?.cause).toMatch(/^resolved by .+: key deleted by hand$/);
+    const again = await runCli(["findings", "resolve", ...base(), f!.id, "--reason", "twice"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("is already resolved");
+  });
+
   it("validates a config file", async () => {
     const ok = await runCli(["config", "validate", join(dir, "iamwarden.yaml")]);
     expect(ok).toMatchObject({ code: 0 });

@@ -1,43 +1,14 @@
+import { type FindingChangeDeps, findingChange } from "../../engine/finding-change.js";
 import type { RemediationMark } from "../../engine/remediation.js";
-import type { Router } from "../../engine/routing.js";
-import type { Finding, FindingEvent, FindingStatus } from "../../model/finding.js";
-import type { NewOutboxItem, NotifyEvent } from "../../model/outbox.js";
+import type { Finding } from "../../model/finding.js";
 import type { Store } from "../../store/store.js";
 
 // Finding changes remediation makes, each one store.applyChange: the row, its recorded state
 // change and the notifications it calls for, in one transaction.
 
-export interface ChangeDeps {
+export interface ChangeDeps extends FindingChangeDeps {
   store: Store;
-  route: Router;
-  now: Date;
-  runId: string;
   actor: string;
-}
-
-function change(
-  deps: ChangeDeps,
-  f: Finding,
-  to: FindingStatus,
-  cause: string,
-  event: NotifyEvent,
-  payload: Record<string, unknown>,
-): { finding: Finding; event: FindingEvent; outbox: NewOutboxItem[] } {
-  const now = deps.now.toISOString();
-  const finding: Finding = { ...f, status: to, statusReason: cause, tickets: { ...f.tickets } };
-  if (f.status !== to) finding.statusChangedAt = now;
-  const channels = deps.route(finding, event);
-  const notified = { ...(finding.tickets.notified ?? {}) };
-  const outbox = channels.map((channel): NewOutboxItem => {
-    notified[channel] = now;
-    return { dedupKey: `${f.id}|${event}|${channel}|${now}`, findingId: f.id, event, channel, payload };
-  });
-  if (channels.length) finding.tickets.notified = notified;
-  return {
-    finding,
-    event: { findingId: f.id, at: now, from: f.status, to, cause, runId: deps.runId },
-    outbox,
-  };
 }
 
 /** After a key was deactivated (or deleted) or a user quarantined. */
@@ -54,7 +25,7 @@ export function markRemediated(
         ? { ...prev, deletedAt: now, deleteAuditId: what.auditId }
         : { action: what.action, at: now, runId: deps.runId, auditId: what.auditId, by: deps.actor };
     const cause = `${what.description} by ${deps.actor} (run ${deps.runId})`;
-    const c = change(deps, f, "remediated", cause, "remediated", {
+    const c = findingChange(deps, f, "remediated", cause, "remediated", {
       action: what.action,
       auditId: what.auditId,
       actor: deps.actor,
@@ -68,7 +39,7 @@ export function markRemediated(
 export function reopenAfterRollback(deps: ChangeDeps, findingId: string): Promise<Finding> {
   return deps.store.applyChange(findingId, (f) => {
     const reason = `remediation rolled back by ${deps.actor} (run ${deps.runId})`;
-    const c = change(deps, f, "open", reason, "reopened", { reason });
+    const c = findingChange(deps, f, "open", reason, "reopened", { reason });
     const { remediation, ...rest } = f.details;
     c.finding.details = {
       ...rest,
@@ -85,7 +56,7 @@ export function raiseToCritical(deps: ChangeDeps, findingId: string, reason: str
     // Said once: the same block on the next run changes nothing and notifies nobody again.
     const prev = f.details.remediationBlocked as { reason?: string } | undefined;
     if (f.severity === "critical" && prev?.reason === reason) return { finding: f };
-    const c = change(deps, f, f.status, `remediation blocked: ${reason}`, "escalated", {
+    const c = findingChange(deps, f, f.status, `remediation blocked: ${reason}`, "escalated", {
       from: f.severity,
       reason,
     });
