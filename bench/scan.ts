@@ -6,11 +6,11 @@ import {
   paginateListUsers,
 } from "@aws-sdk/client-iam";
 import Table from "cli-table3";
+import { awsClientFactory } from "../src/cloud/aws/clients.js";
+import type { AccountTarget } from "../src/cloud/target.js";
 import { configSchema } from "../src/config/schema.js";
 import { noRoutes } from "../src/engine/routing.js";
 import { scanAccounts } from "../src/engine/scan.js";
-import type { AccountTarget } from "../src/sources/account-reader.js";
-import { awsClientFactory } from "../src/sources/aws/clients.js";
 import { awsAccountReader } from "../src/sources/aws/reader.js";
 import { openSqliteStore } from "../src/store/sqlite.js";
 import {

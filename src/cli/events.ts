@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { AllowlistSet } from "../allowlist/config.js";
 import { loadAllowlists } from "../allowlist/config.js";
+import type { AwsClientFactory } from "../cloud/aws/clients.js";
+import type { AccountTarget } from "../cloud/target.js";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import {
@@ -15,8 +17,6 @@ import { EXIT, UserError } from "../errors.js";
 import { describeProblem, type IamEvent, type InputProblem } from "../model/event.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
-import type { AccountTarget } from "../sources/account-reader.js";
-import type { AwsClientFactory } from "../sources/aws/clients.js";
 import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
 import { readEventBatches } from "../sources/cloudtrail/read-events.js";
 import type { RecordFilter } from "../sources/cloudtrail/record.js";
@@ -53,14 +53,14 @@ function aliases(config: Config): Map<string, string> {
 // The AWS SDK is loaded only when a run needs it (S3 inputs, the admin group, lookup): a local
 // replay starts without it.
 const awsClients = async (aws: Config["aws"]) =>
-  (await import("../sources/aws/clients.js")).awsClientFactory(aws);
+  (await import("../cloud/aws/clients.js")).awsClientFactory(aws);
 
 /** Accounts iamwarden can reach, resolved once and only if something asks (the admin group). */
 function lazyTargets(config: Config, factory: () => Promise<AwsClientFactory>) {
   let targets: Promise<Map<string, AccountTarget>> | undefined;
   return async (account: string) => {
     targets ??= (async () => {
-      const { resolveTargets } = await import("../sources/aws/targets.js");
+      const { resolveTargets } = await import("../cloud/aws/targets.js");
       const list = await resolveTargets(config, await factory());
       return new Map(list.map((t) => [t.id, t]));
     })();
@@ -154,7 +154,7 @@ function print(ctx: RunContext, format: string, out: RunOutput) {
 async function quarantineHook(ctx: RunContext, store: Store): Promise<OnFinding> {
   const [{ quarantineOnIamChange }, { accountClients }] = await Promise.all([
     import("../actions/remediate/quarantine-hook.js"),
-    import("../actions/remediate/clients.js"),
+    import("../cloud/aws/account-clients.js"),
   ]);
   const config = ctx.loaded.config;
   return quarantineOnIamChange({
@@ -331,7 +331,7 @@ export async function lookup(
   const config = ctx.loaded.config;
   // IAM and sign-in are global services: their events are recorded in us-east-1.
   const factory = await awsClients({ ...config.aws, region: "us-east-1" });
-  const { resolveTargets } = await import("../sources/aws/targets.js");
+  const { resolveTargets } = await import("../cloud/aws/targets.js");
   const { DEFAULT_LOOKUP_SOURCES, lookupEvents } = await import("../sources/cloudtrail/lookup.js");
   const targets = await resolveTargets(config, factory, { only: accounts.length ? accounts : undefined });
   const out = await run(

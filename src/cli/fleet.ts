@@ -19,8 +19,8 @@ export function register(program: Command): void {
     .action(async (opts: { account?: string[] }, cmd: Command) => {
       const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
       const url = postgresUrl(ctx);
-      const { awsClientFactory } = await import("../sources/aws/clients.js");
-      const { resolveTargets } = await import("../sources/aws/targets.js");
+      const { awsClientFactory } = await import("../cloud/aws/clients.js");
+      const { resolveTargets } = await import("../cloud/aws/targets.js");
       const { enqueueAccountScans } = await import("../store/queue.js");
       const config = ctx.loaded.config;
       const targets = await resolveTargets(config, awsClientFactory(config.aws), { only: opts.account });
@@ -44,7 +44,7 @@ export function register(program: Command): void {
         throw new UserError("--concurrency must be a whole number of at least 1");
       const [{ awsClientFactory }, { awsAccountReader }, { workAccountScans }, { scanAccounts }, routing] =
         await Promise.all([
-          import("../sources/aws/clients.js"),
+          import("../cloud/aws/clients.js"),
           import("../sources/aws/reader.js"),
           import("../store/queue.js"),
           import("../engine/scan.js"),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { accountClients } from "../actions/remediate/clients.js";
 import { runQuarantine } from "../actions/remediate/quarantine-run.js";
+import { accountClients } from "../cloud/aws/account-clients.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import { context, formatOption, type GlobalOptions } from "./context.js";

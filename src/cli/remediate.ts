@@ -1,8 +1,8 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
-import { accountClients } from "../actions/remediate/clients.js";
 import { promptConfirm } from "../actions/remediate/confirm.js";
 import { type ItemResult, type RemediationReport, runRemediation } from "../actions/remediate/run.js";
+import { accountClients } from "../cloud/aws/account-clients.js";
 import { KEY_CHECKS } from "../engine/remediation.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";

@@ -1,7 +1,7 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
-import { accountClients } from "../actions/remediate/clients.js";
 import { rollbackEntries } from "../actions/remediate/rollback.js";
+import { accountClients } from "../cloud/aws/account-clients.js";
 import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import type { AuditEntry } from "../model/audit.js";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
+import type { AccountTarget } from "../cloud/target.js";
 import type { Config } from "../config/schema.js";
 import { noRoutes, routerFromConfig } from "../engine/routing.js";
 import { type AccountResult, reconcileSnapshot, scanAccounts } from "../engine/scan.js";
@@ -11,7 +12,6 @@ import { findingsCsv } from "../outputs/findings-csv.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { influxLines } from "../outputs/influx.js";
 import { presentFinding } from "../outputs/present.js";
-import type { AccountTarget } from "../sources/account-reader.js";
 import { parseCredentialReport, reportText, snapshotsFromReport } from "../sources/credential-report.js";
 import type { Store } from "../store/store.js";
 import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
@@ -64,8 +64,8 @@ async function scanOnline(ctx: RunContext, store: Store, opts: ScanOptions, rout
   const config: Config = opts.mode
     ? { ...ctx.loaded.config, aws: { ...ctx.loaded.config.aws, mode: opts.mode } }
     : ctx.loaded.config;
-  const { awsClientFactory } = await import("../sources/aws/clients.js");
-  const { resolveTargets } = await import("../sources/aws/targets.js");
+  const { awsClientFactory } = await import("../cloud/aws/clients.js");
+  const { resolveTargets } = await import("../cloud/aws/targets.js");
   const { awsAccountReader } = await import("../sources/aws/reader.js");
   const factory = awsClientFactory(config.aws);
   const targets: AccountTarget[] = await resolveTargets(config, factory, { only: opts.account });

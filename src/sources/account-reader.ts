@@ -1,13 +1,5 @@
+import type { AccountTarget } from "../cloud/target.js";
 import type { AccessKey, AccountSnapshot } from "../model/observations.js";
-
-/** An account to read, after config resolution (role to assume, discovered alias…). */
-export interface AccountTarget {
-  id: string;
-  alias?: string | undefined;
-  roleArn?: string | undefined;
-  externalId?: string | undefined;
-  region?: string | undefined;
-}
 
 /** What the scan needs from a source of account inventories. */
 export interface AccountReader {

@@ -1,7 +1,7 @@
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { z } from "zod";
-import type { AccountTarget } from "../sources/account-reader.js";
+import type { AccountTarget } from "../cloud/target.js";
 import { redactUrl } from "./postgres.js";
 
 // Fleet scans shared by several workers through pg-boss queues in the store's PostgreSQL: one job

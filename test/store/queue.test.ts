@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { AccountTarget } from "../../src/sources/account-reader.js";
+import type { AccountTarget } from "../../src/cloud/target.js";
 import {
   ACCOUNT_SCAN_QUEUE,
   type AccountScanWorkers,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { awsClientFactory } from "../../cloud/aws/clients.js";
 import type { Config } from "../../config/schema.js";
-import { awsClientFactory } from "../../sources/aws/clients.js";
 import { type Channel, DeliveryError } from "./channel.js";
 import { machineMessage, snsSubject } from "./messages.js";
 

@@ -1,5 +1,5 @@
+import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { AuditEntry } from "../../model/audit.js";
-import { describeAwsError } from "../../sources/aws/aws-errors.js";
 import { type ActionContext, DEFAULT_VERIFY, type VerifySettings } from "./types.js";
 
 /** One change to make: what it is about, the state before, and the API call it will make. */

@@ -1,6 +1,6 @@
 import { DeleteAccessKeyCommand, UpdateAccessKeyCommand } from "@aws-sdk/client-iam";
+import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { AuditEntry } from "../../model/audit.js";
-import { describeAwsError } from "../../sources/aws/aws-errors.js";
 import { audited } from "./audited.js";
 import { keyState } from "./iam-state.js";
 import type { ActionContext, Applied, Planned, RollbackResult } from "./types.js";

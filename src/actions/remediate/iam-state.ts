@@ -10,7 +10,7 @@ import {
   paginateListUserPolicies,
   paginateListUsers,
 } from "@aws-sdk/client-iam";
-import { isLimitExceeded, isNoSuchEntity } from "../../sources/aws/aws-errors.js";
+import { isLimitExceeded, isNoSuchEntity } from "../../cloud/aws/errors.js";
 import { fetchCredentialReport } from "../../sources/aws/credential-report.js";
 import { parseCredentialReport } from "../../sources/credential-report.js";
 

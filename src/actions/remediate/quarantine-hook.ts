@@ -1,9 +1,9 @@
+import type { AccountClients } from "../../cloud/aws/account-clients.js";
 import type { Config } from "../../config/schema.js";
 import type { FindingChange, OnFinding } from "../../engine/events.js";
 import type { Router } from "../../engine/routing.js";
 import type { Store } from "../../store/store.js";
 import { runQuarantine } from "./quarantine-run.js";
-import type { AccountClients } from "./run.js";
 
 export interface QuarantineHookDeps {
   store: Store;

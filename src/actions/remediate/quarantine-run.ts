@@ -1,10 +1,10 @@
+import type { AccountClients } from "../../cloud/aws/account-clients.js";
 import type { Config } from "../../config/schema.js";
 import type { Router } from "../../engine/routing.js";
 import { UserError } from "../../errors.js";
 import type { Store } from "../../store/store.js";
 import { markRemediated, raiseToCritical } from "./finding-changes.js";
 import { quarantineSettings, quarantineUser } from "./quarantine-user.js";
-import type { AccountClients } from "./run.js";
 import type { ActionContext, Applied, Planned, VerifySettings } from "./types.js";
 
 export interface QuarantineDeps {

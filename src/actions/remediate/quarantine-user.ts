@@ -6,9 +6,9 @@ import {
   DetachUserPolicyCommand,
   PutUserPolicyCommand,
 } from "@aws-sdk/client-iam";
+import { describeAwsError, isLimitExceeded, isNoSuchEntity } from "../../cloud/aws/errors.js";
 import type { Config } from "../../config/schema.js";
 import type { AuditEntry } from "../../model/audit.js";
-import { describeAwsError, isLimitExceeded, isNoSuchEntity } from "../../sources/aws/aws-errors.js";
 import { audited } from "./audited.js";
 import {
   attachedPolicies,

@@ -1,11 +1,11 @@
+import type { AccountClients } from "../../cloud/aws/account-clients.js";
+import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { Router } from "../../engine/routing.js";
 import type { AuditEntry } from "../../model/audit.js";
-import { describeAwsError } from "../../sources/aws/aws-errors.js";
 import type { Store } from "../../store/store.js";
 import { rollbackKeyEntry } from "./deactivate-key.js";
 import { reopenAfterRollback } from "./finding-changes.js";
 import { rollbackQuarantineEntry } from "./quarantine-user.js";
-import type { AccountClients } from "./run.js";
 import type { ActionContext, RollbackResult, VerifySettings } from "./types.js";
 
 // Rollback reads the audit log and undoes exactly what it says was done, newest first, then

@@ -1,4 +1,5 @@
-import type { IAMClient } from "@aws-sdk/client-iam";
+import type { AccountClients } from "../../cloud/aws/account-clients.js";
+import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { Config } from "../../config/schema.js";
 import { planReconcile } from "../../engine/reconcile.js";
 import {
@@ -11,7 +12,6 @@ import {
   type NotDue,
 } from "../../engine/remediation.js";
 import type { Router } from "../../engine/routing.js";
-import { describeAwsError } from "../../sources/aws/aws-errors.js";
 import type { Store } from "../../store/store.js";
 import type { Confirm } from "./confirm.js";
 import { deactivateKey, deleteKey, type KeyRef } from "./deactivate-key.js";
@@ -21,11 +21,6 @@ import type { ActionContext, Applied, Planned, VerifySettings } from "./types.js
 
 // One remediation run: which findings are due, the blast-radius limit, a plan read from each
 // account, then (with apply) each change confirmed, made, verified and recorded.
-
-export interface AccountClients {
-  iam: IAMClient;
-  partition?: string | undefined;
-}
 
 export interface RemediationDeps {
   store: Store;

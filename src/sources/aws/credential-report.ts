@@ -4,10 +4,15 @@ import {
   type IAMClient,
 } from "@aws-sdk/client-iam";
 import pLimit from "p-limit";
+import {
+  describeAwsError,
+  isLimitExceeded,
+  isNoSuchEntity,
+  isReportNotReady,
+} from "../../cloud/aws/errors.js";
+import type { AccountTarget } from "../../cloud/target.js";
 import type { AccessKey, AccountSnapshot } from "../../model/observations.js";
-import type { AccountTarget } from "../account-reader.js";
 import { parseCredentialReport, snapshotsFromReport } from "../credential-report.js";
-import { describeAwsError, isLimitExceeded, isNoSuchEntity, isReportNotReady } from "./aws-errors.js";
 import { listUserKeys } from "./iam-api.js";
 
 // The credential-report read: one report per account instead of two calls per user. AWS builds

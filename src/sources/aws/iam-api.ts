@@ -6,10 +6,10 @@ import {
   paginateListUsers,
 } from "@aws-sdk/client-iam";
 import pLimit from "p-limit";
+import { describeAwsError, isNoSuchEntity } from "../../cloud/aws/errors.js";
+import type { AccountTarget } from "../../cloud/target.js";
 import type { AccessKey, AccountRef, AccountSnapshot, IamUser } from "../../model/observations.js";
 import { maskKeyId } from "../../util/mask.js";
-import type { AccountTarget } from "../account-reader.js";
-import { describeAwsError, isNoSuchEntity } from "./aws-errors.js";
 
 // The api read of an account: ListUsers, ListAccessKeys per user, GetAccessKeyLastUsed per Active
 // key. Throttling is the SDK's business (adaptive retry); concurrency within the account is

@@ -1,9 +1,10 @@
 import { paginateListUserTags } from "@aws-sdk/client-iam";
+import type { AwsClientFactory } from "../../cloud/aws/clients.js";
+import { describeAwsError, isAccessDenied, isNoSuchEntity } from "../../cloud/aws/errors.js";
+import type { AccountTarget } from "../../cloud/target.js";
 import type { Config } from "../../config/schema.js";
 import type { AccountSnapshot } from "../../model/observations.js";
-import type { AccountReader, AccountTarget } from "../account-reader.js";
-import { describeAwsError, isAccessDenied, isNoSuchEntity } from "./aws-errors.js";
-import type { AwsClientFactory } from "./clients.js";
+import type { AccountReader } from "../account-reader.js";
 import {
   CredentialReportTimeout,
   type ReportPollOptions,

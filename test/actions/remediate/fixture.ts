@@ -1,6 +1,6 @@
-import { accountClients } from "../../../src/actions/remediate/clients.js";
-import type { AccountClients } from "../../../src/actions/remediate/run.js";
 import type { ActionContext } from "../../../src/actions/remediate/types.js";
+import type { AccountClients } from "../../../src/cloud/aws/account-clients.js";
+import { accountClients } from "../../../src/cloud/aws/account-clients.js";
 import type { Config } from "../../../src/config/schema.js";
 import { findingId } from "../../../src/engine/reconcile.js";
 import { routerFromConfig } from "../../../src/engine/routing.js";

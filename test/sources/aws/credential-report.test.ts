@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { awsClientFactory } from "../../../src/cloud/aws/clients.js";
 import { noRoutes } from "../../../src/engine/routing.js";
 import { scanAccounts } from "../../../src/engine/scan.js";
-import { awsClientFactory } from "../../../src/sources/aws/clients.js";
 import { fetchCredentialReport } from "../../../src/sources/aws/credential-report.js";
 import { awsAccountReader } from "../../../src/sources/aws/reader.js";
 import { openSqliteStore } from "../../../src/store/sqlite.js";

@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { awsClientFactory } from "../../../src/sources/aws/clients.js";
+import { awsClientFactory } from "../../../src/cloud/aws/clients.js";
 import { readAccountViaApi } from "../../../src/sources/aws/iam-api.js";
 import {
   addAccessKey,

@@ -1,9 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { awsClientFactory } from "../../../src/cloud/aws/clients.js";
+import { resolveTargets } from "../../../src/cloud/aws/targets.js";
 import { noRoutes } from "../../../src/engine/routing.js";
 import { scanAccounts } from "../../../src/engine/scan.js";
-import { awsClientFactory } from "../../../src/sources/aws/clients.js";
 import { awsAccountReader } from "../../../src/sources/aws/reader.js";
-import { resolveTargets } from "../../../src/sources/aws/targets.js";
 import { openSqliteStore } from "../../../src/store/sqlite.js";
 import {
   addAccount,

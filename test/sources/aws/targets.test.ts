@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { awsClientFactory } from "../../../src/cloud/aws/clients.js";
+import { resolveTargets } from "../../../src/cloud/aws/targets.js";
 import { UserError } from "../../../src/errors.js";
-import { awsClientFactory } from "../../../src/sources/aws/clients.js";
-import { resolveTargets } from "../../../src/sources/aws/targets.js";
 import {
   addAccount,
   createState,

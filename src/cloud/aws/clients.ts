@@ -7,7 +7,7 @@ import { STSClient } from "@aws-sdk/client-sts";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import type { Config } from "../../config/schema.js";
-import type { AccountTarget } from "../account-reader.js";
+import type { AccountTarget } from "../target.js";
 
 export interface AwsClients {
   iam: IAMClient;

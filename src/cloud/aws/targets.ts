@@ -2,7 +2,7 @@ import { paginateListAccounts } from "@aws-sdk/client-organizations";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import type { Config } from "../../config/schema.js";
 import { UserError } from "../../errors.js";
-import type { AccountTarget } from "../account-reader.js";
+import type { AccountTarget } from "../target.js";
 import type { AwsClientFactory } from "./clients.js";
 
 /** The role AWS Organizations creates in accounts it creates; used when discovery names none. */

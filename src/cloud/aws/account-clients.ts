@@ -1,9 +1,15 @@
+import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Config } from "../../config/schema.js";
 import { UserError } from "../../errors.js";
-import type { AccountTarget } from "../../sources/account-reader.js";
-import { type AwsClientFactory, awsClientFactory } from "../../sources/aws/clients.js";
-import { resolveTargets } from "../../sources/aws/targets.js";
-import type { AccountClients } from "./run.js";
+import type { AccountTarget } from "../target.js";
+import { type AwsClientFactory, awsClientFactory } from "./clients.js";
+import { resolveTargets } from "./targets.js";
+
+/** What an action needs to change one account. */
+export interface AccountClients {
+  iam: IAMClient;
+  partition?: string | undefined;
+}
 
 /**
  * IAM clients per account, from the accounts in config (role ARN, role name, Organizations
