@@ -86,3 +86,20 @@ export function describeProblem(p: InputProblem): string {
       : p.file;
   return `${where}: ${p.error}`;
 }
+
+/**
+ * The few fields event-check pre-filters read. Every event format produces one per record cheaply
+ * (before building a whole IamEvent), so most of a trail is skipped without being normalised.
+ * Same meanings as the IamEvent fields of the same names.
+ */
+export interface EventHeader {
+  provider: EventProvider;
+  kind: EventKind;
+  action: string;
+  principalType?: string | undefined;
+  sourceIp?: string | undefined;
+  invokedBy?: string | undefined;
+}
+
+/** A pre-filter: false means no enabled check could flag this record. */
+export type HeaderFilter = (h: EventHeader) => boolean;
