@@ -7,11 +7,14 @@ export function register(program: Command): void {
     .command("config")
     .description("work with the config file")
     .command("validate [file]")
-    .description("check a config file; prints the first problem with its line, or 'ok'")
+    .description(
+      "check a config file (default: ./iamwarden.yaml, then IAMWARDEN_CONFIG); prints every problem with its line, or the path and 'ok'",
+    )
     .option("--print", "print the config with every default filled in (secrets shown as ***)")
     .action((file: string | undefined, opts: { print?: boolean }, cmd: Command) => {
       const path = file ?? cmd.optsWithGlobals<GlobalOptions>().config;
-      const { config } = loadConfig(path);
+      const loaded = loadConfig(path);
+      const { config } = loaded;
       if (opts.print) {
         const masked = JSON.stringify(
           config,
@@ -20,7 +23,17 @@ export function register(program: Command): void {
         );
         process.stdout.write(`${masked}\n`);
       } else {
-        process.stdout.write(`${path ?? "(no file: defaults)"}: ok\n`);
+        const from = {
+          flag: "",
+          cwd: " (found in the working directory)",
+          env: " (from IAMWARDEN_CONFIG)",
+          defaults: "",
+        };
+        for (const d of loaded.deferred)
+          process.stderr.write(
+            `iamwarden: warning: ${d.problem} (commands that use ${d.section} will fail)\n`,
+          );
+        process.stdout.write(`${loaded.path ?? "(no config file: defaults)"}${from[loaded.source]}: ok\n`);
       }
     });
 }

@@ -28,7 +28,8 @@ try {
     // Help and version exit 0; a usage error has already been printed by commander.
     process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.error;
   } else if (e instanceof UserError) {
-    process.stderr.write(`iamwarden: ${e.message}\n`);
+    // A config may have several problems: each its own line, each prefixed.
+    for (const line of e.message.split("\n")) process.stderr.write(`iamwarden: ${line}\n`);
     process.exitCode = EXIT.error;
   } else {
     const err = e as Error;

@@ -6,7 +6,11 @@ import { SEVERITIES } from "../model/finding.js";
 const accountId = z.string().regex(/^\d{12}$/, "an AWS account id is 12 digits");
 const isoDate = z.union([z.string(), z.date()]).transform((v, ctx) => {
   const d = v instanceof Date ? v : new Date(v);
-  if (Number.isNaN(d.getTime())) {
+  // JavaScript rolls 2027-02-30 over to March 2; a date that does not round-trip is impossible.
+  const ymd = typeof v === "string" ? /^(\d{4})-(\d{2})-(\d{2})/.exec(v) : null;
+  const day = ymd ? new Date(Date.UTC(+ymd[1]!, +ymd[2]! - 1, +ymd[3]!)) : undefined;
+  const rolled = ymd && day && (day.getUTCMonth() !== +ymd[2]! - 1 || day.getUTCDate() !== +ymd[3]!);
+  if (Number.isNaN(d.getTime()) || rolled) {
     ctx.addIssue({ code: "custom", message: `not a date: ${String(v)}` });
     return z.NEVER;
   }

@@ -31,7 +31,9 @@ describe("config", () => {
     const text = 'notify:\n  webhook: { url: "${HOOK}", secret: "${HOOK_SECRET:-s3cret}" }\n';
     const c = parseConfig(text, "c.yaml", { HOOK: "https://hooks.example.com/x" });
     expect(c.notify.webhook).toMatchObject({ url: "https://hooks.example.com/x", secret: "s3cret" });
-    expect(() => parseConfig(text, "c.yaml", {})).toThrow("c.yaml: environment variable HOOK is not set");
+    expect(() => parseConfig(text, "c.yaml", {})).toThrow(
+      "c.yaml:2: notify.webhook.url: environment variable HOOK is not set",
+    );
   });
 
   it("validates account ids and warnDays < expireDays", () => {
