@@ -71,7 +71,9 @@ export function describeAwsError(e: unknown, hints: AwsErrorHints = {}): string 
   const profile = hints.profile ? `profile "${hints.profile}"` : "the default profile";
 
   const missingProfile =
-    /^Profile (\S+) could not be found/i.exec(msg) ?? /profile (\S+) (was )?not found/i.exec(msg);
+    /^Profile (\S+) could not be found/i.exec(msg) ??
+    /using profile: \[([^\]]+)\]/i.exec(msg) ??
+    /profile (\S+) (was )?not found/i.exec(msg);
   if (missingProfile)
     return `unknown AWS profile ${missingProfile[1]}: not in ~/.aws/config or ~/.aws/credentials (set aws.profile or AWS_PROFILE to one that exists)`;
   if (err?.name === "CredentialsProviderError" || /Could not load credentials/i.test(msg))
