@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   worker: () => import("./fleet.js"),
   config: () => import("./config.js"),
   import: () => import("./import.js"),
+  doctor: () => import("./doctor.js"),
 };
 
 /** Registers the command named in argv, or all of them (for help and for unknown commands). */
