@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   config: () => import("./config.js"),
   import: () => import("./import.js"),
   doctor: () => import("./doctor.js"),
+  completion: () => import("./completion.js"),
 };
 
 /** Registers the command named in argv, or all of them (for help and for unknown commands). */

@@ -3,9 +3,15 @@ import { loadConfig } from "../config/load.js";
 import type { GlobalOptions } from "./context.js";
 
 export function register(program: Command): void {
-  program
-    .command("config")
-    .description("work with the config file")
+  const config = program.command("config").description("work with the config file");
+  config
+    .command("schema")
+    .description("print the config file's JSON Schema (for editors: yaml-language-server, VS Code)")
+    .action(async () => {
+      const { configJsonSchema } = await import("../config/json-schema.js");
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    });
+  config
     .command("validate [file]")
     .description(
       "check a config file (default: ./iamwarden.yaml, then IAMWARDEN_CONFIG); prints every problem with its line, or the path and 'ok'",
