@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { AllowlistSet } from "../allowlist/config.js";
 import type { EventHeader, IamEvent } from "../model/event.js";
 import type { Candidate, Finding } from "../model/finding.js";
-import type { AccessKey, AccountSnapshot, MetricSample } from "../model/observations.js";
+import type { AccessKey, AccountSnapshot, IamUser, MetricSample } from "../model/observations.js";
 
 // What a check is: a plain object declaring everything about itself (settings, permissions, what
 // it reads, how its findings read), listed once in registry.ts. The engine, the config schema and
@@ -183,6 +183,20 @@ export const keyColumns = {
 /** Event findings: how many occurrences they gathered. */
 export const eventCountColumn = (_d: unknown, f: Finding): string =>
   typeof f.details.eventCount === "number" ? `${f.details.eventCount} events` : "";
+
+/** The resource a user finding is about: the user's ARN (its name when the ARN is unknown). */
+export const userResource = (u: IamUser): string => u.arn ?? `user/${u.name}`;
+
+/** Details every user finding carries. */
+export const userDetailsSchema = z.looseObject({
+  username: z.string(),
+  userArn: z.string().optional(),
+  userCreated: z.string().nullable(),
+});
+
+export function userDetails(u: IamUser): z.output<typeof userDetailsSchema> {
+  return { username: u.name, userArn: u.arn, userCreated: u.createDate?.toISOString() ?? null };
+}
 
 /** A finding's details read through its check's schema; undefined for another check or a bad shape. */
 export function detailsFor<D extends Details>(
