@@ -2,12 +2,13 @@ import type { AnyCheck, EventCheck, MetricCheck, StateCheck } from "./check.js";
 import { iamChange } from "./iam-change.js";
 import { keyAge } from "./key-age.js";
 import { keyInactive } from "./key-inactive.js";
+import { passwordUnused } from "./password-unused.js";
 import { rootAccessKey } from "./root-access-key.js";
 import { sourceIp } from "./source-ip.js";
 
 // Every check, one line each, in the order the engine runs them. Config keys under `checks:`,
 // the engine's loops and the outputs' columns come from this list.
-export const CHECKS = [keyInactive, keyAge, rootAccessKey, iamChange, sourceIp] as const;
+export const CHECKS = [keyInactive, keyAge, rootAccessKey, iamChange, sourceIp, passwordUnused] as const;
 
 export type CheckName = (typeof CHECKS)[number]["name"];
 
