@@ -1,4 +1,5 @@
 import type { AnyCheck, EventCheck, MetricCheck, StateCheck } from "./check.js";
+import { consoleWithoutMfa } from "./console-without-mfa.js";
 import { iamChange } from "./iam-change.js";
 import { keyAge } from "./key-age.js";
 import { keyInactive } from "./key-inactive.js";
@@ -8,7 +9,16 @@ import { sourceIp } from "./source-ip.js";
 
 // Every check, one line each, in the order the engine runs them. Config keys under `checks:`,
 // the engine's loops and the outputs' columns come from this list.
-export const CHECKS = [keyInactive, keyAge, rootAccessKey, iamChange, sourceIp, passwordUnused] as const;
+// biome-ignore format: one line per check, so that adding one is a one-line change
+export const CHECKS = [
+  keyInactive,
+  keyAge,
+  rootAccessKey,
+  iamChange,
+  sourceIp,
+  passwordUnused,
+  consoleWithoutMfa,
+] as const;
 
 export type CheckName = (typeof CHECKS)[number]["name"];
 
