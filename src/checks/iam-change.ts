@@ -1,6 +1,7 @@
+import { z } from "zod";
 import type { IamEvent } from "../model/event.js";
 import type { Candidate, Severity } from "../model/finding.js";
-import type { Check } from "./check.js";
+import { type EventCheck, eventCountColumn, settingsSchema } from "./check.js";
 
 // Unintended IAM changes: an IAM write call by a principal who is not an administrator.
 
@@ -40,6 +41,28 @@ const PUT_CALLS = new Set([
   "iam:CreatePolicyVersion",
 ]);
 
+const settings = settingsSchema({
+  adminGroup: z.string().optional(),
+  adminUsers: z.array(z.string()).default([]),
+  principalTypes: z.array(z.string()).default(["IAMUser"]),
+  /** Default: DEFAULT_IAM_CHANGE_ACTIONS. */
+  actions: z.array(z.string()).optional(),
+  quarantine: z.boolean().default(false),
+}).prefault({});
+
+const details = z.looseObject({
+  username: z.string(),
+  principalType: z.string(),
+  principalArn: z.string().optional(),
+  lastAction: z.string(),
+  lastOutcome: z.enum(["success", "failure"]),
+  criticalReason: z.string().optional(),
+  advice: z.string(),
+  quarantine: z.boolean(),
+});
+type Details = z.output<typeof details>;
+
+/** What judging needs: the settings resolved for a run. */
 export interface IamChangeSettings {
   /** Actions that count (`CreateUser` or `iam:CreateUser`). */
   actions: readonly string[];
@@ -64,17 +87,6 @@ function actionSet(actions: readonly string[]): Set<string> {
   if (!set) {
     set = new Set(actions.map(qualify));
     actionSets.set(actions, set);
-  }
-  return set;
-}
-
-/** The IAM action names of a list (`iam:CreateUser` → `CreateUser`), for raw records. */
-const iamNameSets = new WeakMap<readonly string[], Set<string>>();
-function iamNames(actions: readonly string[]): Set<string> {
-  let set = iamNameSets.get(actions);
-  if (!set) {
-    set = new Set([...actionSet(actions)].filter((a) => a.startsWith("iam:")).map((a) => a.slice(4)));
-    iamNameSets.set(actions, set);
   }
   return set;
 }
@@ -150,18 +162,8 @@ export function eventSummary(e: IamEvent): Record<string, unknown> {
   };
 }
 
-/**
- * Whether a raw CloudTrail record could be judged at all: an IAM call among the actions, or one
- * that may lift the quarantine. A pre-filter: judgeIamChange still decides.
- */
-export function iamChangeWants(r: Record<string, unknown>, s: Pick<IamChangeSettings, "actions">): boolean {
-  if (r.eventSource !== "iam.amazonaws.com" || typeof r.eventName !== "string") return false;
-  const name = r.eventName;
-  return name === "DeleteUserPolicy" || name === "DetachUserPolicy" || iamNames(s.actions).has(name);
-}
-
 /** One event judged; undefined when it is not an unintended IAM change. */
-export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate | undefined {
+export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate<Details> | undefined {
   if (e.provider !== "aws" || e.kind !== "api-call") return undefined;
   const quarantineLifted = removesQuarantine(e, s.quarantinePolicyName);
   if (!quarantineLifted && !actionSet(s.actions).has(e.action)) return undefined;
@@ -197,15 +199,39 @@ export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate | u
   };
 }
 
-export const iamChange: Check<IamEvent[], IamChangeSettings> = {
+/** Calls that may lift the quarantine: always judged, whatever the actions. */
+const LIFTS = new Set(["iam:DeleteUserPolicy", "iam:DetachUserPolicy"]);
+
+export const iamChange: EventCheck<"iam-change", typeof settings, Details, IamChangeSettings> = {
   name: "iam-change",
   kind: "event",
-  run(events, settings) {
-    const out: Candidate[] = [];
-    for (const e of events) {
-      const c = judgeIamChange(e, settings);
-      if (c) out.push(c);
-    }
-    return out;
+  description:
+    "an IAM write call (users, keys, policies, groups, roles) by a principal who is not an administrator",
+  settings,
+  details,
+  // Members of the admin group are read with GetGroup.
+  permissions: ["iam:GetGroup"],
+  reads: ["events", "admins"],
+  subject: "principal",
+  prepare(s, env) {
+    const adminUsers = new Set(s.adminUsers);
+    return {
+      actions: s.actions ?? DEFAULT_IAM_CHANGE_ACTIONS,
+      principalTypes: s.principalTypes,
+      adminsOf: (a) => env.adminsOf(a) ?? adminUsers,
+      adminGroup: s.adminGroup,
+      quarantinePolicyName: env.quarantinePolicyName,
+      quarantine: s.quarantine,
+    };
   },
+  prefilter: (h, s) => h.provider === "aws" && (LIFTS.has(h.action) || actionSet(s.actions).has(h.action)),
+  judge: judgeIamChange,
+  merge(prev, next, keepAdvice) {
+    // The reason it became critical stays with the finding.
+    const criticalReason = prev.criticalReason ?? next.criticalReason;
+    return { ...(keepAdvice ? { advice: prev.advice } : {}), ...(criticalReason ? { criticalReason } : {}) };
+  },
+  summary: (d) =>
+    `${d.lastOutcome === "success" ? "IAM changes" : "attempted IAM changes"} by ${d.username}, last ${d.lastAction}`,
+  columns: { age: eventCountColumn },
 };

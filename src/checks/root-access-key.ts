@@ -1,13 +1,30 @@
+import { z } from "zod";
 import type { Candidate } from "../model/finding.js";
-import type { AccountSnapshot } from "../model/observations.js";
-import type { Check } from "./check.js";
+import { type StateCheck, settingsSchema } from "./check.js";
+
+const settings = settingsSchema({}).prefault({});
+
+const details = z.looseObject({
+  username: z.literal("<root_account>"),
+  keySlot: z.union([z.literal(1), z.literal(2)]),
+  createDate: z.string().nullable(),
+  lastUsed: z.string().nullable(),
+});
+type Details = z.output<typeof details>;
 
 /** The account root has an active access key: always critical (CIS AWS 1.4). */
-export const rootAccessKey: Check<AccountSnapshot, Record<string, never>> = {
+export const rootAccessKey: StateCheck<"root-access-key", typeof settings, Details> = {
   name: "root-access-key",
   kind: "state",
-  run(snapshot) {
-    const out: Candidate[] = [];
+  description: "the account root has an active access key (credential report only)",
+  settings,
+  details,
+  permissions: ["iam:GenerateCredentialReport", "iam:GetCredentialReport"],
+  // Only a credential report shows root keys; an API read cannot judge them, so leaves them be.
+  reads: ["root"],
+  subject: "account",
+  judge(snapshot) {
+    const out: Candidate<Details>[] = [];
     for (const key of snapshot.root ?? []) {
       if (!key.active) continue;
       out.push({
@@ -28,4 +45,6 @@ export const rootAccessKey: Check<AccountSnapshot, Record<string, never>> = {
     }
     return out;
   },
+  summary: (d) => `the account root has an active access key (key ${d.keySlot})`,
+  columns: { createDate: (d) => d.createDate ?? "", lastUsed: (d) => d.lastUsed ?? "" },
 };

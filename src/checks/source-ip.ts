@@ -1,19 +1,69 @@
+import { z } from "zod";
 import { type Allowlist, containsParsed } from "../allowlist/allowlist.js";
+import { type AllowlistSet, accountAllowlists } from "../allowlist/config.js";
 import { cidrRange, type ParsedIp, parseAddr, toParsedIp } from "../allowlist/ip.js";
 import type { IamEvent } from "../model/event.js";
 import type { Candidate, Severity } from "../model/finding.js";
 import { maskKeyId } from "../util/mask.js";
-import type { Check } from "./check.js";
+import { type EventCheck, eventCountColumn, type PrefilterHeader, settingsSchema } from "./check.js";
 import { eventSummary } from "./iam-change.js";
 
 // Access from outside the organisation's networks: a console login, a call signed with a
 // long-term access key, or an IBM Cloud login, from an address no allowlist of the account covers.
 
+const settings = settingsSchema({
+  /** List name → file. */
+  allowlists: z.record(z.string(), z.string()).default({}),
+  /** The lists of accounts not named below (AWS and IBM). */
+  default: z.array(z.string()).default([]),
+  accounts: z.record(z.string(), z.array(z.string())).default({}),
+}).prefault({});
+
+const details = z.looseObject({
+  actor: z.enum(["human", "service-credential"]),
+  username: z.string(),
+  principalType: z.string(),
+  principalArn: z.string().optional(),
+  keyId: z.string().optional(),
+  mfa: z.boolean().optional(),
+  sourceIp: z.string(),
+  /** The addresses seen, latest last (at most MAX_IPS). */
+  sourceIps: z.array(z.string()),
+  allowlists: z.array(z.string()),
+  suggestedList: z.string().optional(),
+  suggestedEntry: z.string().optional(),
+  advice: z.string(),
+});
+type Details = z.output<typeof details>;
+
+const MAX_IPS = 20;
+
+/** What judging needs: the lists of each account. */
 export interface SourceIpSettings {
   /** The lists of an account, merged, and their names in order; no names means not judged. */
   allowlistsOf: (account: string) => { merged: Allowlist; names: string[] };
   /** Every configured list by name (to suggest which one would cover an address). */
   lists: ReadonlyMap<string, Allowlist>;
+  /** For events whose account is not known yet: whether every account's lists cover the address. */
+  coveredEverywhere?: ((ip: ParsedIp) => boolean) | undefined;
+}
+
+// One per allowlist set, so that the reader's pre-filter and the judge share merged lists.
+const prepared = new WeakMap<AllowlistSet, SourceIpSettings>();
+export function sourceIpSettings(set: AllowlistSet): SourceIpSettings {
+  let s = prepared.get(set);
+  if (!s) {
+    const allowlistsOf = accountAllowlists(set);
+    // "" names no account, so it stands for every account not named (the default lists).
+    const sets = ["", ...Object.keys(set.accounts)].map(allowlistsOf).filter((l) => l.names.length);
+    s = {
+      allowlistsOf,
+      lists: set.lists,
+      coveredEverywhere: (ip) => sets.every((l) => containsParsed(l.merged, ip)),
+    };
+    prepared.set(set, s);
+  }
+  return s;
 }
 
 /** Who used the address: a person signing in, or a credential a program holds. */
@@ -44,27 +94,29 @@ export function actorOf(e: IamEvent): Actor | undefined {
 }
 
 /**
- * Whether a raw CloudTrail record may be a finding: a console login or a long-term key's call,
- * from an address outside the account's lists. A pre-filter (most of a trail is turned down
- * without being normalised); judgeSourceIp still decides.
+ * Whether an event may be a finding: a console login, a long-term key's call or an IBM login,
+ * from an address outside its account's lists. Most of a trail is turned down here without being
+ * normalised; judgeSourceIp still decides.
  */
-export function sourceIpWants(r: Record<string, unknown>, s: SourceIpSettings): boolean {
-  const id = r.userIdentity as
-    | { accessKeyId?: unknown; accountId?: unknown; invokedBy?: unknown }
-    | null
-    | undefined;
-  if (r.eventName !== "ConsoleLogin") {
-    const key = id?.accessKeyId;
-    if (typeof key !== "string" || !key.startsWith("AKIA") || id?.invokedBy) return false;
+export function sourceIpWants(h: PrefilterHeader, s: SourceIpSettings): boolean {
+  if (h.provider === "aws") {
+    if (h.kind !== "console-login") {
+      if (h.kind !== "api-call" || h.invokedBy) return false;
+      // Temporary (ASIA) keys come from roles and sessions; "" is a call without a key.
+      if (h.accessKeyId !== undefined && !h.accessKeyId.startsWith("AKIA")) return false;
+    }
+  } else if (h.kind !== "login") return false;
+  const ip = h.sourceIp;
+  if (!ip || isAwsServiceSource(ip)) return false;
+  // Without an account here, the normalised event may still get one: let the judge see it
+  // unless every account's lists cover the address.
+  if (!h.account) {
+    const parsed = s.coveredEverywhere ? parseCached(ip) : undefined;
+    return !parsed || !s.coveredEverywhere?.(parsed);
   }
-  const ip = r.sourceIPAddress;
-  if (typeof ip !== "string" || !ip || isAwsServiceSource(ip)) return false;
-  const account = r.recipientAccountId || id?.accountId;
-  // Without an account here, the normalised event may still get one: let the judge see it.
-  if (typeof account !== "string" || !account) return true;
   const parsed = parseCached(ip);
   if (!parsed) return false;
-  const { merged, names } = s.allowlistsOf(account);
+  const { merged, names } = s.allowlistsOf(h.account);
   return names.length > 0 && !containsParsed(merged, parsed);
 }
 
@@ -116,7 +168,7 @@ function severityOf(actor: Actor, e: IamEvent): Severity {
 }
 
 /** One event judged; undefined unless it came from outside every allowlist of its account. */
-export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate | undefined {
+export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Details> | undefined {
   const actor = actorOf(e);
   if (!actor || !e.sourceIp || isAwsServiceSource(e.sourceIp)) return undefined;
   const ip = parseCached(e.sourceIp);
@@ -171,15 +223,25 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate | und
   };
 }
 
-export const sourceIp: Check<IamEvent[], SourceIpSettings> = {
+export const sourceIp: EventCheck<"source-ip", typeof settings, Details, SourceIpSettings> = {
   name: "source-ip",
   kind: "event",
-  run(events, settings) {
-    const out: Candidate[] = [];
-    for (const e of events) {
-      const c = judgeSourceIp(e, settings);
-      if (c) out.push(c);
-    }
-    return out;
+  description:
+    "a console login, a long-term access key's call or an IBM Cloud login from an address outside the account's IP allowlists",
+  settings,
+  details,
+  permissions: [],
+  reads: ["events"],
+  subject: "principal",
+  prepare: (_s, env) => (env.allowlists?.lists.size ? sourceIpSettings(env.allowlists) : undefined),
+  prefilter: sourceIpWants,
+  judge: judgeSourceIp,
+  merge(prev, next, keepAdvice) {
+    const ips = [...prev.sourceIps];
+    for (const ip of next.sourceIps) if (!ips.includes(ip)) ips.push(ip);
+    return { ...(keepAdvice ? { advice: prev.advice } : {}), sourceIps: ips.slice(-MAX_IPS) };
   },
+  summary: (d) =>
+    `${d.actor === "human" ? "sign-in" : "credential use"} by ${d.username} from ${d.sourceIp}, outside ${d.allowlists.join(", ")}`,
+  columns: { age: eventCountColumn },
 };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CHECKS } from "../checks/registry.js";
 import { SEVERITIES } from "../model/finding.js";
 
 // One schema for the whole config. Every key is optional: an empty file (or no file) is valid.
@@ -63,56 +64,10 @@ const accountEntry = z.union([
     .strict(),
 ]);
 
-const checksSchema = z
-  .object({
-    "key-inactive": z
-      .object({
-        enabled: z.boolean().default(true),
-        days: z.number().int().min(1).default(90),
-        severity: severity.default("medium"),
-      })
-      .strict()
-      .default({ enabled: true, days: 90, severity: "medium" }),
-    "key-age": z
-      .object({
-        enabled: z.boolean().default(true),
-        expireDays: z.number().int().min(1).default(180),
-        warnDays: z.number().int().min(0).default(15),
-      })
-      .strict()
-      .refine((v) => v.warnDays < v.expireDays, { message: "warnDays must be less than expireDays" })
-      .default({ enabled: true, expireDays: 180, warnDays: 15 }),
-    "root-access-key": z
-      .object({ enabled: z.boolean().default(true) })
-      .strict()
-      .default({ enabled: true }),
-    "iam-change": z
-      .object({
-        enabled: z.boolean().default(true),
-        adminGroup: z.string().optional(),
-        adminUsers: z.array(z.string()).default([]),
-        principalTypes: z.array(z.string()).default(["IAMUser"]),
-        actions: z.array(z.string()).optional(),
-        quarantine: z.boolean().default(false),
-      })
-      .strict()
-      .optional(),
-    "source-ip": z
-      .object({
-        enabled: z.boolean().default(true),
-        allowlists: z.record(z.string(), z.string()).default({}),
-        default: z.array(z.string()).default([]),
-        accounts: z.record(z.string(), z.array(z.string())).default({}),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict()
-  .default({
-    "key-inactive": { enabled: true, days: 90, severity: "medium" },
-    "key-age": { enabled: true, expireDays: 180, warnDays: 15 },
-    "root-access-key": { enabled: true },
-  });
+/** `checks:` — one key per registered check, each with its own settings schema and defaults. */
+type ChecksShape = { [C in (typeof CHECKS)[number] as C["name"]]: C["settings"] };
+const checksShape = Object.fromEntries(CHECKS.map((c) => [c.name, c.settings])) as ChecksShape;
+const checksSchema = z.strictObject(checksShape).prefault({});
 
 const exceptionObject = z
   .object({

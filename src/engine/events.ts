@@ -1,14 +1,8 @@
 import type { AllowlistSet } from "../allowlist/config.js";
-import { accountAllowlists } from "../allowlist/config.js";
-import {
-  DEFAULT_IAM_CHANGE_ACTIONS,
-  type IamChangeSettings,
-  iamChangeWants,
-  judgeIamChange,
-} from "../checks/iam-change.js";
-import { judgeSourceIp, type SourceIpSettings, sourceIpWants } from "../checks/source-ip.js";
+import type { EventCheck, EventEnv, PrefilterHeader } from "../checks/check.js";
+import { eventChecks } from "../checks/registry.js";
 import type { Config } from "../config/schema.js";
-import type { IamEvent } from "../model/event.js";
+import type { HeaderFilter, IamEvent } from "../model/event.js";
 import { type Candidate, type Finding, severityRank } from "../model/finding.js";
 import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import type { Store } from "../store/store.js";
@@ -55,39 +49,80 @@ export interface EventRunResult {
   findings: Finding[];
 }
 
-/** The event checks enabled in config. iam-change runs unless disabled; source-ip needs lists. */
-export function enabledEventChecks(config: Config, allowlists?: AllowlistSet): string[] {
-  const out: string[] = [];
-  if (config.checks["iam-change"]?.enabled ?? true) out.push("iam-change");
-  const sip = config.checks["source-ip"];
-  if (sip?.enabled && allowlists?.lists.size) out.push("source-ip");
+/** An enabled event check with what it prepared for this run. */
+interface Ready {
+  check: EventCheck;
+  ctx: unknown;
+}
+
+function eventEnv(
+  config: Config,
+  allowlists?: AllowlistSet,
+  admins?: Map<string, ReadonlySet<string>>,
+): EventEnv {
+  return {
+    allowlists,
+    adminsOf: (account) => admins?.get(account),
+    quarantinePolicyName: config.remediation.quarantine.policyName,
+  };
+}
+
+/** The event checks enabled in config that can run (source-ip needs allowlists), in registry order. */
+function readyChecks(config: Config, env: EventEnv): Ready[] {
+  const all: Readonly<Record<string, { enabled: boolean } | undefined>> = config.checks;
+  const out: Ready[] = [];
+  for (const check of eventChecks()) {
+    const settings = all[check.name];
+    if (!settings?.enabled) continue;
+    const ctx = check.prepare(settings, env);
+    if (ctx !== undefined) out.push({ check, ctx });
+  }
   return out;
 }
 
+/** The event checks enabled in config. iam-change runs unless disabled; source-ip needs lists. */
+export function enabledEventChecks(config: Config, allowlists?: AllowlistSet): string[] {
+  return readyChecks(config, eventEnv(config, allowlists)).map((r) => r.check.name);
+}
+
 /**
- * The raw CloudTrail records the enabled checks could flag, for the reader to skip the rest
+ * The events the enabled checks could flag, from their pre-filters, for a reader to skip the rest
  * without normalising them (most of a trail: role sessions, AWS services, addresses inside the
  * allowlists). The same settings as runEventChecks, so that nothing it would flag is skipped.
  */
-export function eventRecordFilter(config: Config, allowlists?: AllowlistSet): RecordFilter {
-  const checks = enabledEventChecks(config, allowlists);
-  const iam = checks.includes("iam-change") ? { actions: iamActions(config) } : undefined;
-  const sip = checks.includes("source-ip") && allowlists ? sourceIpSettings(allowlists) : undefined;
-  return (r) => Boolean((iam && iamChangeWants(r, iam)) || (sip && sourceIpWants(r, sip)));
+export function eventHeaderFilter(config: Config, allowlists?: AllowlistSet): HeaderFilter {
+  const ready = readyChecks(config, eventEnv(config, allowlists));
+  return (h: PrefilterHeader) => ready.some((r) => !r.check.prefilter || r.check.prefilter(h, r.ctx));
 }
 
-const iamActions = (config: Config): readonly string[] =>
-  config.checks["iam-change"]?.actions ?? DEFAULT_IAM_CHANGE_ACTIONS;
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
-// One per allowlist set, so that the reader's filter and the checks share merged lists.
-const sipCache = new WeakMap<AllowlistSet, SourceIpSettings>();
-function sourceIpSettings(allowlists: AllowlistSet): SourceIpSettings {
-  let s = sipCache.get(allowlists);
-  if (!s) {
-    s = { allowlistsOf: accountAllowlists(allowlists), lists: allowlists.lists };
-    sipCache.set(allowlists, s);
-  }
-  return s;
+/** The header of a raw CloudTrail record (one that passed isReadableRecord), as the normaliser reads it. */
+function cloudTrailHeader(r: Record<string, unknown>): PrefilterHeader {
+  const id = typeof r.userIdentity === "object" && r.userIdentity !== null ? r.userIdentity : undefined;
+  const source = String(r.eventSource);
+  const name = String(r.eventName);
+  const key = id && "accessKeyId" in id ? id.accessKeyId : undefined;
+  return {
+    provider: "aws",
+    kind: name === "ConsoleLogin" ? "console-login" : "api-call",
+    action: `${source.endsWith(".amazonaws.com") ? source.slice(0, -".amazonaws.com".length) : source}:${name}`,
+    principalType: str(id && "type" in id ? id.type : undefined),
+    sourceIp: str(r.sourceIPAddress),
+    invokedBy: str(id && "invokedBy" in id ? id.invokedBy : undefined),
+    account: str(r.recipientAccountId) ?? str(id && "accountId" in id ? id.accountId : undefined),
+    // "" says the record has no key (a console login, a call AWS made).
+    accessKeyId: typeof key === "string" ? key : "",
+  };
+}
+
+/**
+ * eventHeaderFilter for readers that still hand over raw CloudTrail records: the record's header,
+ * then the same pre-filters.
+ */
+export function eventRecordFilter(config: Config, allowlists?: AllowlistSet): RecordFilter {
+  const filter = eventHeaderFilter(config, allowlists);
+  return (r) => filter(cloudTrailHeader(r));
 }
 
 interface Pending {
@@ -95,11 +130,13 @@ interface Pending {
   events: number;
 }
 
-function addCandidate(p: Pending, c: Candidate): void {
+const eventIdOf = (e: Record<string, unknown> | undefined) =>
+  typeof e?.eventId === "string" ? e.eventId : undefined;
+
+function addCandidate(p: Pending, c: Candidate, check: EventCheck): void {
   // Pending is per account: check and resource name the finding (hashing waits for the store).
   const id = `${c.check}\0${c.resource}`;
-  const ev = c.events?.[0];
-  const eventId = typeof ev?.eventId === "string" ? ev.eventId : undefined;
+  const eventId = eventIdOf(c.events?.[0]);
   const prev = p.candidates.get(id);
   if (!prev) {
     p.candidates.set(id, { ...c, events: [...(c.events ?? [])], seen: new Set(eventId ? [eventId] : []) });
@@ -115,56 +152,41 @@ function addCandidate(p: Pending, c: Candidate): void {
     prev.title = c.title;
   }
   // Merged in place: this runs once per occurrence, and most are of a few busy principals.
-  const d = prev.details;
-  const advice = d.advice;
-  const criticalReason = d.criticalReason ?? c.details.criticalReason;
-  const ips = (d.sourceIps as string[] | undefined) ?? [];
-  Object.assign(d, c.details);
-  if (lower) d.advice = advice;
-  if (criticalReason) d.criticalReason = criticalReason;
-  for (const ip of (c.details.sourceIps as string[] | undefined) ?? []) {
-    if (ips.includes(ip)) continue;
-    ips.push(ip);
-    if (ips.length > 20) ips.shift();
-  }
-  if (ips.length) d.sourceIps = ips;
-  prev.events!.push(...(c.events ?? []));
+  Object.assign(prev.details, c.details, check.merge(prev.details, c.details, lower));
+  prev.events?.push(...(c.events ?? []));
   p.events++;
 }
 
 /**
  * Prepares a batch against what the store holds: drops occurrences the finding already keeps
  * (replaying the same archive twice does not double-count), keeps the highest severity an open
- * finding reached, and keeps the addresses seen earlier.
+ * finding reached, and lets the check merge what it gathers (addresses, reasons).
  */
-function againstExisting(candidates: Candidate[], existing: Finding[]): Candidate[] {
+function againstExisting(
+  candidates: Candidate[],
+  existing: Finding[],
+  checks: Map<string, EventCheck>,
+): Candidate[] {
   const byId = new Map(existing.map((f) => [f.id, f]));
   const out: Candidate[] = [];
   for (const c of candidates) {
     const prev = byId.get(findingId(c.check, c.account, c.resource));
-    if (!prev) {
+    const check = checks.get(c.check);
+    if (!prev || !check) {
       out.push(c);
       continue;
     }
     const kept = new Set(
-      ((prev.details.events as { eventId?: string }[] | undefined) ?? [])
-        .map((e) => e.eventId)
-        .filter(Boolean),
+      (Array.isArray(prev.details.events) ? prev.details.events : []).map(eventIdOf).filter(Boolean),
     );
-    const events = (c.events ?? []).filter((e) => !kept.has(e.eventId as string));
+    const events = (c.events ?? []).filter((e) => !kept.has(eventIdOf(e)));
     if (!events.length) continue;
     const keepPrev = prev.status === "open" && severityRank(prev.severity) > severityRank(c.severity);
-    const ips = [
-      ...((prev.details.sourceIps as string[] | undefined) ?? []),
-      ...((c.details.sourceIps as string[] | undefined) ?? []),
-    ];
-    const criticalReason = c.details.criticalReason ?? prev.details.criticalReason;
-    const details = {
-      ...c.details,
-      ...(keepPrev ? { advice: prev.details.advice } : {}),
-      ...(criticalReason ? { criticalReason } : {}),
-      ...(ips.length ? { sourceIps: [...new Set(ips)].slice(-20) } : {}),
-    };
+    // A stored finding of another shape (an older version's) has nothing to merge.
+    const parsed = check.details.safeParse(prev.details);
+    const details = parsed.success
+      ? { ...c.details, ...check.merge(parsed.data, c.details, keepPrev) }
+      : c.details;
     out.push({ ...c, ...(keepPrev ? { severity: prev.severity, title: prev.title } : {}), details, events });
   }
   return out;
@@ -176,21 +198,12 @@ export async function runEventChecks(
   config: Config,
   deps: EventDeps,
 ): Promise<EventRunResult> {
-  const checks = enabledEventChecks(config, deps.allowlists);
-  const ic = config.checks["iam-change"];
-  const runIamChange = checks.includes("iam-change");
-  const runSourceIp = checks.includes("source-ip");
-  const adminUsers = new Set(ic?.adminUsers ?? []);
   const admins = new Map<string, ReadonlySet<string>>();
-  const iamSettings: IamChangeSettings = {
-    actions: iamActions(config),
-    principalTypes: ic?.principalTypes ?? ["IAMUser"],
-    adminsOf: (a) => admins.get(a) ?? adminUsers,
-    adminGroup: ic?.adminGroup,
-    quarantinePolicyName: config.remediation.quarantine.policyName,
-    quarantine: ic?.quarantine ?? false,
-  };
-  const sipSettings = runSourceIp && deps.allowlists ? sourceIpSettings(deps.allowlists) : undefined;
+  const ready = readyChecks(config, eventEnv(config, deps.allowlists, admins));
+  const checks = ready.map((r) => r.check.name);
+  const byName = new Map(ready.map((r) => [r.check.name, r.check]));
+  const loadAdmins =
+    deps.admins && ready.some((r) => r.check.reads.includes("admins")) ? deps.admins : undefined;
 
   const batchEvents = deps.batchEvents ?? 2000;
   const pending = new Map<string, Pending>();
@@ -207,7 +220,7 @@ export async function runEventChecks(
     const entries = exceptionsFor(config.exceptions, account);
     const changes = new Map<string, FindingChange>();
     const result = await deps.store.reconcile({ account, checks }, (existing) => {
-      const prepared = againstExisting(candidates, existing);
+      const prepared = againstExisting(candidates, existing, byName);
       const plan = planReconcile(existing, {
         account,
         checks,
@@ -252,26 +265,16 @@ export async function runEventChecks(
       events++;
       if (!accounts.has(e.account)) {
         accounts.add(e.account);
-        if (runIamChange && deps.admins) admins.set(e.account, await deps.admins(e.account));
+        if (loadAdmins) admins.set(e.account, await loadAdmins(e.account));
       }
       let p: Pending | undefined;
-      if (runIamChange) {
-        const c = judgeIamChange(e, iamSettings);
-        if (c) {
-          c.accountAlias = deps.aliases?.get(e.account);
-          p = pending.get(e.account) ?? { candidates: new Map(), events: 0 };
-          pending.set(e.account, p);
-          addCandidate(p, c);
-        }
-      }
-      if (sipSettings) {
-        const c = judgeSourceIp(e, sipSettings);
-        if (c) {
-          c.accountAlias = deps.aliases?.get(e.account);
-          p = pending.get(e.account) ?? { candidates: new Map(), events: 0 };
-          pending.set(e.account, p);
-          addCandidate(p, c);
-        }
+      for (const { check, ctx } of ready) {
+        const c = check.judge(e, ctx);
+        if (!c) continue;
+        c.accountAlias = deps.aliases?.get(e.account);
+        p = pending.get(e.account) ?? { candidates: new Map(), events: 0 };
+        pending.set(e.account, p);
+        addCandidate(p, c, check);
       }
       if (p && p.events >= batchEvents) await flush(e.account);
     }

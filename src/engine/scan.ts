@@ -1,7 +1,6 @@
 import pLimit from "p-limit";
-import { keyAge } from "../checks/key-age.js";
-import { keyInactive } from "../checks/key-inactive.js";
-import { rootAccessKey } from "../checks/root-access-key.js";
+import { snapshotKnows } from "../checks/check.js";
+import { checkNamed, stateChecks } from "../checks/registry.js";
 import { describeAwsError } from "../cloud/aws/errors.js";
 import type { AccountTarget } from "../cloud/target.js";
 import type { Config } from "../config/schema.js";
@@ -31,27 +30,28 @@ export interface ScanDeps {
   onAccount?: (r: AccountResult) => void;
 }
 
-/** The state checks enabled in config, applied to one snapshot. Pure. */
-export function runStateChecks(snapshot: AccountSnapshot, checks: Config["checks"], now: Date) {
+/** Settings of every check by name, as config holds them. */
+export type ChecksSettings = Readonly<Record<string, { enabled: boolean } | undefined>>;
+
+/**
+ * The state checks enabled in config, applied to one snapshot. Pure. A check that reads what the
+ * snapshot cannot know (root keys, logins in an api read) does not run, so it resolves nothing.
+ */
+export function runStateChecks(snapshot: AccountSnapshot, checks: ChecksSettings, now: Date) {
   const ran: string[] = [];
   const candidates: Candidate[] = [];
-  const ki = checks["key-inactive"];
-  if (ki.enabled) {
-    ran.push(keyInactive.name);
-    candidates.push(...keyInactive.run(snapshot.keys, ki, now));
-  }
-  const ka = checks["key-age"];
-  if (ka.enabled) {
-    ran.push(keyAge.name);
-    candidates.push(...keyAge.run(snapshot.keys, ka, now));
-  }
-  // Only a credential report shows root keys; an API read cannot judge them, so leaves them be.
-  if (checks["root-access-key"].enabled && snapshot.root) {
-    ran.push(rootAccessKey.name);
-    candidates.push(...rootAccessKey.run(snapshot, {}, now));
+  for (const check of stateChecks()) {
+    const settings = checks[check.name];
+    if (!settings?.enabled || !check.reads.every((o) => snapshotKnows(snapshot, o))) continue;
+    ran.push(check.name);
+    candidates.push(...check.judge(snapshot, settings, now));
   }
   return { ran, candidates };
 }
+
+/** Candidates about keys: only those need key ids looked up. */
+const keyCandidates = (candidates: Candidate[]) =>
+  candidates.filter((c) => checkNamed(c.check)?.subject === "access-key");
 
 /** Keys behind candidates, so that only those need ids or tags fetched. */
 function keysWithCandidates(snapshot: AccountSnapshot, candidates: Candidate[]): AccessKey[] {
@@ -74,8 +74,9 @@ export async function reconcileSnapshot(
 
   // Report-derived keys have no ids: fetch them only for users with candidates, then judge again
   // so that the findings are keyed by the real key id.
-  if (reader?.resolveKeyIds && target && snapshot.keys.some((k) => !k.keyId) && candidates.length) {
-    await reader.resolveKeyIds(target, keysWithCandidates(snapshot, candidates));
+  const keyed = keyCandidates(candidates);
+  if (reader?.resolveKeyIds && target && snapshot.keys.some((k) => !k.keyId) && keyed.length) {
+    await reader.resolveKeyIds(target, keysWithCandidates(snapshot, keyed));
     ({ ran, candidates } = runStateChecks(snapshot, config.checks, deps.now));
   }
 

@@ -4,15 +4,21 @@ export type Severity = (typeof SEVERITIES)[number];
 export const FINDING_STATUSES = ["open", "resolved", "suppressed", "remediated"] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
 
-/** State checks judge an inventory and resolve by themselves; event checks gather occurrences. */
-export type CheckKind = "state" | "event";
+/**
+ * State checks judge an inventory and resolve by themselves; event checks gather occurrences;
+ * metric checks judge samples and resolve when a later evaluation no longer yields them.
+ */
+export type CheckKind = "state" | "event" | "metric";
 
 export function severityRank(s: Severity): number {
   return SEVERITIES.indexOf(s);
 }
 
-/** What a check proposes; the engine turns it into a durable Finding. */
-export interface Candidate {
+/**
+ * What a check proposes; the engine turns it into a durable Finding. `D` is the check's own
+ * details type (inferred from its details schema); the engine sees plain records.
+ */
+export interface Candidate<D extends Record<string, unknown> = Record<string, unknown>> {
   check: string;
   account: string;
   accountAlias?: string | undefined;
@@ -21,7 +27,7 @@ export interface Candidate {
   owner?: string | undefined;
   severity: Severity;
   title: string;
-  details: Record<string, unknown>;
+  details: D;
   /** Event checks: occurrences to merge into the finding's details.events (bounded). */
   events?: Record<string, unknown>[] | undefined;
 }

@@ -30,6 +30,15 @@ export interface IamUser {
   name: string;
   arn?: string | undefined;
   tags?: Record<string, string> | undefined;
+  createDate?: Date | undefined;
+  /**
+   * Console sign-in: whether the user has a password, when it was last used and changed, and
+   * whether an MFA device is active. Undefined where the source cannot know (the api read).
+   */
+  passwordEnabled?: boolean | undefined;
+  passwordLastUsed?: Date | undefined;
+  passwordLastChanged?: Date | undefined;
+  mfaActive?: boolean | undefined;
 }
 
 export interface RootKey {
@@ -51,4 +60,14 @@ export interface AccountSnapshot {
   root?: RootKey[] | undefined;
   complete: boolean;
   warnings: string[];
+}
+
+/** One value of a metric at a time, as a metrics source (Prometheus) yields it. */
+export interface MetricSample {
+  metric: string;
+  labels: Record<string, string>;
+  value: number;
+  time: Date;
+  /** The account it is about, when the labels name one. */
+  account?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { Finding } from "../model/finding.js";
+import { findingCells } from "./present.js";
 
 const COLUMNS = [
   "id",
@@ -20,22 +21,25 @@ const COLUMNS = [
 ] as const;
 
 export function findingsCsv(findings: Finding[]): string {
-  const rows = findings.map((f) => [
-    f.id,
-    f.check,
-    f.account,
-    f.accountAlias ?? "",
-    f.owner ?? "",
-    f.resource,
-    f.severity,
-    f.status,
-    f.title,
-    f.details.createDate ?? "",
-    f.details.lastUsed ?? "",
-    f.firstSeen,
-    f.lastSeen,
-    f.resolvedAt ?? "",
-    f.tickets.jiraKey ?? "",
-  ]);
+  const rows = findings.map((f) => {
+    const cells = findingCells(f);
+    return [
+      f.id,
+      f.check,
+      f.account,
+      f.accountAlias ?? "",
+      f.owner ?? "",
+      f.resource,
+      f.severity,
+      f.status,
+      f.title,
+      cells.createDate,
+      cells.lastUsed,
+      f.firstSeen,
+      f.lastSeen,
+      f.resolvedAt ?? "",
+      f.tickets.jiraKey ?? "",
+    ];
+  });
   return stringify([[...COLUMNS], ...rows]);
 }

@@ -1,16 +1,9 @@
 import Table from "cli-table3";
 import { type Finding, severityRank } from "../model/finding.js";
-import { findingAge } from "./present.js";
+import { findingCells } from "./present.js";
 
 // No lines between rows: a scan of a real account lists hundreds.
 const COMPACT = { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" };
-
-/** The key a finding is about, short: a (masked) key id, or slot and creation day when unmatched. */
-function keyLabel(f: Finding): string {
-  const m = /#key(\d|\?)@(\d{4}-\d{2}-\d{2})/.exec(f.resource);
-  if (m) return `key${m[1]} of ${m[2]}`;
-  return f.resource;
-}
 
 /** A findings table for a terminal, most severe first; findings are already presented (masked). */
 export function findingsTable(findings: Finding[]): string {
@@ -27,16 +20,8 @@ export function findingsTable(findings: Finding[]): string {
       (a.owner ?? "").localeCompare(b.owner ?? ""),
   );
   for (const f of sorted) {
-    const row = [
-      f.severity,
-      f.check,
-      f.owner ?? "",
-      keyLabel(f),
-      findingAge(f),
-      String(f.details.state ?? ""),
-      f.status,
-      f.id,
-    ];
+    const cells = findingCells(f);
+    const row = [f.severity, f.check, f.owner ?? "", cells.resource, cells.age, cells.state, f.status, f.id];
     if (multiAccount) row.splice(2, 0, f.accountAlias ?? f.account);
     table.push(row);
   }

@@ -1,3 +1,5 @@
+import type { Columns } from "../checks/check.js";
+import { checkNamed } from "../checks/registry.js";
 import type { Finding } from "../model/finding.js";
 import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
 
@@ -14,11 +16,31 @@ export function presentFinding(f: Finding, showKeyIds: boolean): Finding {
   };
 }
 
-/** The one-word "how old / how idle" figure a table shows for a finding. */
-export function findingAge(f: Finding): string {
-  const d = f.details;
-  if (typeof d.daysInactive === "number") return `${d.daysInactive}d idle`;
-  if (typeof d.ageDays === "number") return `${d.ageDays}d old`;
-  if (typeof d.eventCount === "number") return `${d.eventCount} events`;
-  return "";
+export type Cells = { [K in keyof Columns<unknown>]-?: string };
+
+/**
+ * The cells of a finding that depend on its check (table, CSV), from the check's columns; empty
+ * where the check has none, or the finding is of no registered check (blast-radius).
+ */
+export function findingCells(f: Finding): Cells {
+  const cells: Cells = { resource: f.resource, age: "", state: "", createDate: "", lastUsed: "" };
+  const check = checkNamed(f.check);
+  const parsed = check?.details.safeParse(f.details);
+  if (!check || !parsed?.success) return cells;
+  const d = parsed.data;
+  const c = check.columns;
+  return {
+    resource: c.resource?.(d, f) ?? cells.resource,
+    age: c.age?.(d, f) ?? "",
+    state: c.state?.(d) ?? "",
+    createDate: c.createDate?.(d) ?? "",
+    lastUsed: c.lastUsed?.(d) ?? "",
+  };
+}
+
+/** One line about a finding, in its check's words; the title for findings of no registered check. */
+export function findingSummary(f: Finding): string {
+  const check = checkNamed(f.check);
+  const parsed = check?.details.safeParse(f.details);
+  return check && parsed?.success ? check.summary(parsed.data, f) : f.title;
 }

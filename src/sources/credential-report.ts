@@ -24,12 +24,31 @@ const REQUIRED = [
 /** Values the report uses for "nothing here": N/A, no_information, not_supported, empty. */
 const ABSENT = new Set(["", "N/A", "no_information", "not_supported"]);
 
+/** Console columns: optional, so that a trimmed report still yields its keys (logins then unknown). */
+const LOGIN_COLUMNS = [
+  "password_enabled",
+  "password_last_used",
+  "password_last_changed",
+  "mfa_active",
+] as const;
+
 export interface ReportRow {
   line: number;
   user: string;
   arn: string;
   account: string;
   isRoot: boolean;
+  created?: Date | undefined;
+  /** Undefined when the report has no console columns. */
+  login?:
+    | {
+        passwordEnabled: boolean;
+        /** Undefined when never used, or not since IAM began tracking it (no_information). */
+        passwordLastUsed?: Date | undefined;
+        passwordLastChanged?: Date | undefined;
+        mfaActive: boolean;
+      }
+    | undefined;
   keys: {
     slot: 1 | 2;
     active: boolean;
@@ -93,6 +112,7 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
   const col = new Map(header.map((h, i) => [h, i]));
   const missing = REQUIRED.filter((c) => !col.has(c));
   if (missing.length) throw new UserError(`${file}:1: not a credential report: missing column ${missing[0]}`);
+  const hasLogins = LOGIN_COLUMNS.every((c) => col.has(c));
 
   const rows: ReportRow[] = [];
   for (let i = 1; i < records.length; i++) {
@@ -119,7 +139,18 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
       });
     }
     const user = get("user");
-    rows.push({ line, user, arn, account, isRoot: user === "<root_account>" || arn.endsWith(":root"), keys });
+    const isRoot = user === "<root_account>" || arn.endsWith(":root");
+    const login =
+      hasLogins && !isRoot
+        ? {
+            passwordEnabled: bool(get("password_enabled"), file, line, "password_enabled"),
+            passwordLastUsed: date(get("password_last_used"), file, line, "password_last_used"),
+            passwordLastChanged: date(get("password_last_changed"), file, line, "password_last_changed"),
+            mfaActive: bool(get("mfa_active"), file, line, "mfa_active"),
+          }
+        : undefined;
+    const created = date(get("user_creation_time"), file, line, "user_creation_time");
+    rows.push({ line, user, arn, account, isRoot, created, login, keys });
   }
   return rows;
 }
@@ -159,7 +190,16 @@ export function snapshotsFromReport(
       );
       continue;
     }
-    const user: IamUser = { account: snap.account, name: row.user, arn: row.arn };
+    const user: IamUser = {
+      account: snap.account,
+      name: row.user,
+      arn: row.arn,
+      createDate: row.created,
+      passwordEnabled: row.login?.passwordEnabled,
+      passwordLastUsed: row.login?.passwordLastUsed,
+      passwordLastChanged: row.login?.passwordLastChanged,
+      mfaActive: row.login?.mfaActive,
+    };
     snap.users.push(user);
     for (const k of row.keys) {
       if (!k.lastRotated) {

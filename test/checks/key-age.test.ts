@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { keyAge, keyAgeState } from "../../src/checks/key-age.js";
 import { key } from "../support/keys.js";
+import { snapshot } from "./snapshot.js";
 
 const s = { expireDays: 180, warnDays: 15 };
 const k = key({ created: "2026-01-01T00:00:00Z", used: "2026-06-01T00:00:00Z" });
@@ -24,7 +25,7 @@ describe("key-age", () => {
       key({ created: "2026-05-01T00:00:00Z", keyId: "AKIAAAAAAAAAAAAAAOK1" }),
       key({ created: "2020-01-01T00:00:00Z", keyId: "AKIAAAAAAAAAAAAAOFF1", status: "Inactive" }),
     ];
-    const out = keyAge.run(keys, s, new Date("2026-07-01T00:00:00Z"));
+    const out = keyAge.judge(snapshot(keys), s, new Date("2026-07-01T00:00:00Z"));
     expect(out.map((c) => [c.resource, c.severity, c.details.state])).toEqual([
       ["AKIAAAAAAAAAAAAAEXP1", "high", "expired"],
       ["AKIAAAAAAAAAAAAAEXP2", "low", "expiring"],

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { keyInactive } from "../../src/checks/key-inactive.js";
 import { key } from "../support/keys.js";
+import { snapshot } from "./snapshot.js";
 
 const settings = { days: 90, severity: "medium" as const };
-const run = (k: ReturnType<typeof key>, now: string) => keyInactive.run([k], settings, new Date(now));
+const run = (k: ReturnType<typeof key>, now: string) =>
+  keyInactive.judge(snapshot([k]), settings, new Date(now));
 
 describe("key-inactive", () => {
   it("is not a finding at exactly the threshold, and is one minute later (strictly more than N days)", () => {

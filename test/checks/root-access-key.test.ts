@@ -16,7 +16,7 @@ it("flags each active root key as critical and ignores inactive ones", () => {
     complete: true,
     warnings: [],
   };
-  const out = rootAccessKey.run(snap, {}, new Date());
+  const out = rootAccessKey.judge(snap, {}, new Date());
   expect(out).toHaveLength(1);
   expect(out[0]).toMatchObject({ severity: "critical", resource: "root#key1", check: "root-access-key" });
 });

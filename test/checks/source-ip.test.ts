@@ -226,11 +226,9 @@ describe("source-ip", () => {
     ).toBeUndefined();
   });
 
-  it("runs over a list as a Check", () => {
-    const out = sourceIp.run(
-      [keyCall("203.0.113.1"), keyCall("198.51.100.1"), consoleLogin("192.0.2.9")],
-      settings,
-      new Date(),
+  it("is judged through its registry entry", () => {
+    const out = [keyCall("203.0.113.1"), keyCall("198.51.100.1"), consoleLogin("192.0.2.9")].flatMap(
+      (e) => sourceIp.judge(e, settings) ?? [],
     );
     expect(out.map((c) => c.details.actor)).toEqual(["service-credential", "human"]);
   });

@@ -70,3 +70,46 @@ describe("credential report", () => {
     expect(rows.length).toBeGreaterThan(30);
   });
 });
+
+describe("credential report: console sign-in", () => {
+  it("reads password use, password change, MFA and user creation; root has none", () => {
+    const rows = parseCredentialReport([HEADER, ROOT, ALICE, BOB].join("\n"), "r.csv");
+    const [snap] = snapshotsFromReport(rows);
+    const [alice, bob] = snap?.users ?? [];
+    expect(alice).toMatchObject({
+      createDate: new Date("2021-01-01T00:00:00Z"),
+      passwordEnabled: true,
+      passwordLastUsed: new Date("2026-01-01T00:00:00Z"),
+      passwordLastChanged: new Date("2021-01-01T00:00:00Z"),
+      mfaActive: true,
+    });
+    // no_information and N/A: never used (or not since tracking began), never set.
+    expect(bob).toMatchObject({ passwordEnabled: false, mfaActive: false });
+    expect(bob?.passwordLastUsed).toBeUndefined();
+    expect(bob?.passwordLastChanged).toBeUndefined();
+  });
+
+  it("names the line and column of a bad password date or flag", () => {
+    const badDate = ALICE.replace("2026-01-01T00:00:00+00:00", "soon");
+    expect(() => parseCredentialReport([HEADER, badDate].join("\n"), "r.csv")).toThrow(
+      'r.csv:2: password_last_used is not a date: "soon"',
+    );
+    const badFlag = BOB.replace(",false,true,2025-06-01", ",maybe,true,2025-06-01");
+    expect(() => parseCredentialReport([HEADER, badFlag].join("\n"), "r.csv")).toThrow(
+      'r.csv:2: mfa_active must be true or false, got "maybe"',
+    );
+  });
+
+  it("leaves console sign-in unknown when the report has no such columns", () => {
+    const drop = new Set([3, 4, 5, 7]); // password_enabled, _last_used, _last_changed, mfa_active
+    const cut = (line: string) =>
+      line
+        .split(",")
+        .filter((_, i) => !drop.has(i))
+        .join(",");
+    const [snap] = snapshotsFromReport(parseCredentialReport([HEADER, ALICE].map(cut).join("\n"), "r.csv"));
+    expect(snap?.users[0]?.passwordEnabled).toBeUndefined();
+    expect(snap?.users[0]?.mfaActive).toBeUndefined();
+    expect(snap?.users[0]?.createDate).toEqual(new Date("2021-01-01T00:00:00Z"));
+  });
+});
