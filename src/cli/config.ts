@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import type { GlobalOptions } from "./context.js";
+import type { Cli } from "./io.js";
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("config")
     .description("work with the config file")
@@ -11,16 +12,16 @@ export function register(program: Command): void {
     .option("--print", "print the config with every default filled in (secrets shown as ***)")
     .action((file: string | undefined, opts: { print?: boolean }, cmd: Command) => {
       const path = file ?? cmd.optsWithGlobals<GlobalOptions>().config;
-      const { config } = loadConfig(path);
+      const { config } = loadConfig(path, cli.env);
       if (opts.print) {
         const masked = JSON.stringify(
           config,
           (k, v) => (/token|secret|routingKey|password/i.test(k) && v ? "***" : v),
           2,
         );
-        process.stdout.write(`${masked}\n`);
+        cli.stdout.write(`${masked}\n`);
       } else {
-        process.stdout.write(`${path ?? "(no file: defaults)"}: ok\n`);
+        cli.stdout.write(`${path ?? "(no file: defaults)"}: ok\n`);
       }
     });
 }
