@@ -10,7 +10,8 @@ import { readAllowlistFile, readConfiguredAllowlists } from "../allowlist/config
 import { parseIp } from "../allowlist/ip.js";
 import { configPath } from "../config/load.js";
 import { EXIT, UserError } from "../errors.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { settings as cliSettings, formatOption, type GlobalOptions } from "./context.js";
+import type { Cli } from "./io.js";
 
 interface ListReport {
   name: string;
@@ -54,16 +55,16 @@ function checkReport(
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const cmd = program.command("allowlist").description("check and validate the IP allowlists (.lst files)");
 
   cmd
     .command("check")
-    .description("say which lists of which accounts contain an address")
+    .description("say which lists of which accounts contain an address (exit 1 when none does)")
     .argument("<ip>", "IPv4 or IPv6 address")
     .addOption(formatOption(["table", "json"]))
     .action((ip: string, opts: { format: string }, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
+      const ctx = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       if (!parseIp(ip)) throw new UserError(`not an IPv4 or IPv6 address: ${ip}`);
       const settings = ctx.loaded.config.checks["source-ip"];
       if (!settings || !Object.keys(settings.allowlists).length)
@@ -72,8 +73,10 @@ export function register(program: Command): void {
       const unreadable = errors.find((e) => e.line === 0 && e.file !== "config");
       if (unreadable) throw new UserError(describeAllowlistError(unreadable));
       const report = checkReport(ip, set.lists, set.defaultNames, set.accounts);
+      // Like grep: found is 0, not found is 1, so scripts can branch on it.
+      if (!report.lists.some((l) => l.contains)) cli.exitCode = EXIT.findings;
       if (opts.format === "json") {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        cli.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;
       }
       const table = new Table({
@@ -87,17 +90,17 @@ export function register(program: Command): void {
         );
         table.push([r.name, r.contains ? "yes" : "no", entries.join("\n"), assigned]);
       }
-      process.stdout.write(`${table.toString()}\n`);
+      cli.stdout.write(`${table.toString()}\n`);
       const inAccounts = Object.entries(report.accounts).filter(([, l]) => l.length);
       const lines = inAccounts.map(([id, l]) => `  account ${id}: ${l.join(", ")}`);
       if (report.defaultLists.length)
         lines.push(`  other accounts (default): ${report.defaultLists.join(", ")}`);
-      process.stdout.write(
+      cli.stdout.write(
         lines.length
           ? `${ip} is allowed in\n${lines.join("\n")}\n`
           : `${ip} is in no allowlist of any account.\n`,
       );
-      for (const e of errors) process.stderr.write(`iamwarden: warning: ${describeAllowlistError(e)}\n`);
+      for (const e of errors) cli.stderr.write(`iamwarden: warning: ${describeAllowlistError(e)}\n`);
     });
 
   cmd
@@ -106,7 +109,7 @@ export function register(program: Command): void {
     .argument("[files...]", ".lst files; the list name is the file name without .lst")
     .addOption(formatOption(["table", "json"]))
     .action((files: string[], opts: { format: string }, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
+      const ctx = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       let lists: Allowlist[];
       let errors: AllowlistError[];
       if (files.length) {
@@ -126,7 +129,7 @@ export function register(program: Command): void {
       const describe = (e: AllowlistError) =>
         e.file === "config" ? `${ctx.loaded.path ?? "config"}: ${e.reason}` : describeAllowlistError(e);
       if (opts.format === "json") {
-        process.stdout.write(
+        cli.stdout.write(
           `${JSON.stringify(
             {
               ok: errors.length === 0,
@@ -138,14 +141,14 @@ export function register(program: Command): void {
           )}\n`,
         );
       } else {
-        for (const e of errors) process.stderr.write(`${describe(e)}\n`);
+        for (const e of errors) cli.stderr.write(`${describe(e)}\n`);
         for (const l of lists) {
           const bad = errors.filter((e) => e.file === l.file).length;
-          process.stdout.write(
+          cli.stdout.write(
             `${l.file ?? l.name}: ${l.entries.length} entries${bad ? `, ${bad} bad lines` : ", ok"}\n`,
           );
         }
       }
-      if (errors.length) process.exitCode = EXIT.error;
+      if (errors.length) cli.exitCode = EXIT.error;
     });
 }

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { UserError } from "../errors.js";
 import type { AuditEntry } from "../model/audit.js";
 import { maskKeyIdsIn } from "../util/mask.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { formatOption, type GlobalOptions, settings, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
 /** The change an entry describes, in one line: its API call and what it targets. */
 function summary(e: AuditEntry): string {
@@ -25,7 +26,7 @@ function summary(e: AuditEntry): string {
     .join(" ");
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("audit")
     .description("list the audit log: every change iamwarden made (or meant to make) in an account")
@@ -35,23 +36,22 @@ export function register(program: Command): void {
     .addOption(formatOption(["table", "json"]))
     .action(
       async (opts: { since?: string; run?: string; finding?: string; format: string }, cmd: Command) => {
-        const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
+        const ctx = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
         let since: string | undefined;
         if (opts.since) {
           const d = new Date(opts.since);
           if (Number.isNaN(d.getTime())) throw new UserError(`--since: not an ISO date-time: ${opts.since}`);
           since = d.toISOString();
         }
-        const store = await ctx.openStore();
-        try {
+        await withRun(cli, ctx, "read", async ({ store }) => {
           const entries = await store.listAudit({ since, runId: opts.run, findingId: opts.finding });
           const mask = (s: string) => (ctx.showKeyIds ? s : maskKeyIdsIn(s));
           if (opts.format === "json") {
-            process.stdout.write(mask(`${JSON.stringify(entries, null, 2)}\n`));
+            cli.stdout.write(mask(`${JSON.stringify(entries, null, 2)}\n`));
             return;
           }
           if (!entries.length) {
-            process.stdout.write("The audit log has no entries for this selection.\n");
+            cli.stdout.write("The audit log has no entries for this selection.\n");
             return;
           }
           const t = new Table({
@@ -72,10 +72,8 @@ export function register(program: Command): void {
               e.result,
               mask(summary(e)),
             ]);
-          process.stdout.write(`${t.toString()}\n`);
-        } finally {
-          await store.close();
-        }
+          cli.stdout.write(`${t.toString()}\n`);
+        });
       },
     );
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import type { Cli } from "./io.js";
 
-type CommandModule = { register(program: Command): void };
+type CommandModule = { register(program: Command, cli: Cli): void };
 
 /**
  * Every command lives in its own file, named here once. Only the command being run is loaded:
@@ -25,11 +26,11 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 };
 
 /** Registers the command named in argv, or all of them (for help and for unknown commands). */
-export async function registerCommands(program: Command, argv: string[] = []): Promise<void> {
+export async function registerCommands(program: Command, cli: Cli, argv: string[] = []): Promise<void> {
   const named = argv.slice(2).find((a) => Object.hasOwn(COMMANDS, a));
   const versionOnly = !named && argv.some((a) => a === "--version" || a === "-V");
   const wanted = named ? [named] : versionOnly ? [] : Object.keys(COMMANDS);
   const modules = await Promise.all(wanted.map((name) => COMMANDS[name]!()));
   // One file may hold several commands (enqueue and worker): register each module once.
-  for (const m of new Set(modules)) m.register(program);
+  for (const m of new Set(modules)) m.register(program, cli);
 }

@@ -1,5 +1,6 @@
 import type { Command, Option } from "commander";
 import { UserError } from "../errors.js";
+import type { Cli } from "./io.js";
 
 // Shell completion generated from the commands themselves, so it never drifts from them. zsh
 // loads the bash function through bashcompinit, as many CLIs do.
@@ -73,7 +74,7 @@ complete -F _iamwarden iamwarden
 `;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("completion <shell>")
     .description("print shell completion for bash or zsh")
@@ -84,7 +85,7 @@ export function register(program: Command): void {
       const { Command: C } = await import("commander");
       const full = new C("iamwarden");
       for (const o of program.options as readonly Option[]) full.addOption(o);
-      await registerCommands(full, []);
-      process.stdout.write(bashCompletion(full));
+      await registerCommands(full, cli, []);
+      cli.stdout.write(bashCompletion(full));
     });
 }

@@ -1,15 +1,16 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import type { GlobalOptions } from "./context.js";
+import type { Cli } from "./io.js";
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const config = program.command("config").description("work with the config file");
   config
     .command("schema")
     .description("print the config file's JSON Schema (for editors: yaml-language-server, VS Code)")
     .action(async () => {
       const { configJsonSchema } = await import("../config/json-schema.js");
-      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      cli.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
   config
     .command("validate [file]")
@@ -19,7 +20,7 @@ export function register(program: Command): void {
     .option("--print", "print the config with every default filled in (secrets shown as ***)")
     .action((file: string | undefined, opts: { print?: boolean }, cmd: Command) => {
       const path = file ?? cmd.optsWithGlobals<GlobalOptions>().config;
-      const loaded = loadConfig(path);
+      const loaded = loadConfig(path, cli.env);
       const { config } = loaded;
       if (opts.print) {
         const masked = JSON.stringify(
@@ -27,7 +28,7 @@ export function register(program: Command): void {
           (k, v) => (/token|secret|routingKey|password/i.test(k) && v ? "***" : v),
           2,
         );
-        process.stdout.write(`${masked}\n`);
+        cli.stdout.write(`${masked}\n`);
       } else {
         const from = {
           flag: "",
@@ -36,10 +37,8 @@ export function register(program: Command): void {
           defaults: "",
         };
         for (const d of loaded.deferred)
-          process.stderr.write(
-            `iamwarden: warning: ${d.problem} (commands that use ${d.section} will fail)\n`,
-          );
-        process.stdout.write(`${loaded.path ?? "(no config file: defaults)"}${from[loaded.source]}: ok\n`);
+          cli.stderr.write(`iamwarden: warning: ${d.problem} (commands that use ${d.section} will fail)\n`);
+        cli.stdout.write(`${loaded.path ?? "(no config file: defaults)"}${from[loaded.source]}: ok\n`);
       }
     });
 }

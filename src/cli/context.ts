@@ -1,17 +1,18 @@
-import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { Option } from "commander";
-import { configPath, type LoadedConfig, loadConfig } from "../config/load.js";
+import { configPath, type LoadedConfig, loadConfig, requireSections } from "../config/load.js";
 import { UserError } from "../errors.js";
-import { openStore } from "../store/open.js";
-import type { Store } from "../store/store.js";
+import { createRunContext, type RunContext, type RunLog } from "../run/context.js";
+import { isPostgresUrl, openRunStore } from "../run/store.js";
+import type { Cli } from "./io.js";
 
 /** Options every command shares. */
 export interface GlobalOptions {
   config?: string;
   store?: string;
   now?: string;
+  commit?: boolean;
   showKeyIds?: boolean;
   debug?: boolean;
 }
@@ -39,20 +40,21 @@ export function parseNow(value: string | undefined): Date {
   return d;
 }
 
-export interface RunContext {
+/** What the global options settle before a command runs. */
+export interface CliSettings {
   loaded: LoadedConfig;
   now: Date;
-  runId: string;
+  /** --now without --commit: the run works on a throwaway copy and sends nothing. */
+  whatIf: boolean;
   actor: string;
   showKeyIds: boolean;
   /** A SQLite file path or a postgres:// URL. */
   storeLocation: string;
-  openStore(): Promise<Store>;
 }
 
 /** Who is acting, for the audit log: IAMWARDEN_ACTOR, else the local user. */
-export function actor(): string {
-  if (process.env.IAMWARDEN_ACTOR) return process.env.IAMWARDEN_ACTOR;
+export function actor(env: Cli["env"]): string {
+  if (env.IAMWARDEN_ACTOR) return env.IAMWARDEN_ACTOR;
   try {
     return userInfo().username;
   } catch {
@@ -61,11 +63,11 @@ export function actor(): string {
 }
 
 /** Loads config and settles the clock; the store opens only when a command needs it. */
-export function context(opts: GlobalOptions): RunContext {
-  const loaded = loadConfig(opts.config);
+export function settings(cli: Cli, opts: GlobalOptions): CliSettings {
+  const loaded = loadConfig(opts.config, cli.env);
   const now = parseNow(opts.now);
-  const storeUrl = opts.store ?? process.env.IAMWARDEN_STORE ?? loaded.config.store;
-  const location = /^postgres(ql)?:\/\//.test(storeUrl)
+  const storeUrl = opts.store ?? cli.env.IAMWARDEN_STORE ?? loaded.config.store;
+  const storeLocation = isPostgresUrl(storeUrl)
     ? storeUrl
     : opts.store
       ? resolve(storeUrl)
@@ -73,10 +75,47 @@ export function context(opts: GlobalOptions): RunContext {
   return {
     loaded,
     now,
-    runId: `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`,
-    actor: actor(),
+    whatIf: Boolean(opts.now) && !opts.commit,
+    actor: actor(cli.env),
     showKeyIds: Boolean(opts.showKeyIds),
-    storeLocation: location,
-    openStore: () => openStore(location),
+    storeLocation,
   };
+}
+
+/** Run notes and warnings as one stderr line each. */
+export const stderrLog = (cli: Cli): RunLog => ({
+  note: (m) => cli.stderr.write(`iamwarden: ${m}\n`),
+  warn: (m) => cli.stderr.write(`iamwarden: warning: ${m}\n`),
+});
+
+/**
+ * Opens the store and runs `fn` with a run context, closing the store after. A command that
+ * writes runs on a throwaway copy in a what-if; one that only reads uses the store as it is.
+ */
+export async function withRun<T>(
+  cli: Cli,
+  s: CliSettings,
+  mode: "read" | "write",
+  fn: (ctx: RunContext) => Promise<T>,
+): Promise<T> {
+  // A section left out for an unset ${VAR} fails only commands that may use it: anything that
+  // writes (it may notify or change accounts); a read needs the store alone.
+  requireSections(s.loaded, mode === "write" ? [""] : ["store"]);
+  const whatIf = mode === "write" && s.whatIf;
+  const store = await openRunStore(s.storeLocation, { whatIf });
+  try {
+    return await fn(
+      createRunContext({ loaded: s.loaded, store, now: s.now, actor: s.actor, whatIf, log: stderrLog(cli) }),
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+/** The line a what-if ends with, so no one mistakes it for a real run. */
+export function whatIfLine(now: Date, more = ""): string {
+  return (
+    `What-if at ${now.toISOString()}: nothing was written or sent${more}; ` +
+    "--commit runs for real at this clock.\n"
+  );
 }

@@ -1,81 +1,36 @@
 import type { Command } from "commander";
-import type { AllowlistSet } from "../allowlist/config.js";
-import { loadAllowlists } from "../allowlist/config.js";
-import type { AwsClientFactory } from "../cloud/aws/clients.js";
-import type { AccountTarget } from "../cloud/target.js";
-import { configPath } from "../config/load.js";
-import type { Config } from "../config/schema.js";
-import {
-  type EventRunResult,
-  enabledEventChecks,
-  eventRecordFilter,
-  type OnFinding,
-  runEventChecks,
-} from "../engine/events.js";
-import { routerFromConfig } from "../engine/routing.js";
-import { EXIT, UserError } from "../errors.js";
-import { describeProblem, type IamEvent, type InputProblem } from "../model/event.js";
+import { EXIT } from "../errors.js";
+import { describeProblem, type InputProblem } from "../model/event.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
-import { discoverInputs, type InputFile } from "../sources/cloudtrail/input-files.js";
-import { readEventBatches } from "../sources/cloudtrail/read-events.js";
-import type { RecordFilter } from "../sources/cloudtrail/record.js";
-import type { Store } from "../store/store.js";
-import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
-
-/** Hooks other parts plug into a run: quarantine-user (remediation) goes in onFinding. */
-export interface EventHooks {
-  onFinding?: OnFinding | undefined;
-}
-
-function parseTime(flag: string, v: string | undefined): Date | undefined {
-  if (!v) return undefined;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UserError(`${flag}: not an ISO date-time: ${v}`);
-  return d;
-}
-
-const warn = (msg: string) => process.stderr.write(`iamwarden: warning: ${msg}\n`);
-
-/** The configured allowlists, or undefined when source-ip is not configured; bad lists stop the run. */
-function allowlistsOf(ctx: RunContext): AllowlistSet | undefined {
-  const s = ctx.loaded.config.checks["source-ip"];
-  if (!s?.enabled || !Object.keys(s.allowlists).length) return undefined;
-  return loadAllowlists(s, (p) => configPath(ctx.loaded, p));
-}
-
-function aliases(config: Config): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const a of config.accounts) if ("id" in a && a.alias) m.set(a.id, a.alias);
-  return m;
-}
-
-// The AWS SDK is loaded only when a run needs it (S3 inputs, the admin group, lookup): a local
-// replay starts without it.
-const awsClients = async (aws: Config["aws"]) =>
-  (await import("../cloud/aws/clients.js")).awsClientFactory(aws);
-
-/** Accounts iamwarden can reach, resolved once and only if something asks (the admin group). */
-function lazyTargets(config: Config, factory: () => Promise<AwsClientFactory>) {
-  let targets: Promise<Map<string, AccountTarget>> | undefined;
-  return async (account: string) => {
-    targets ??= (async () => {
-      const { resolveTargets } = await import("../cloud/aws/targets.js");
-      const list = await resolveTargets(config, await factory());
-      return new Map(list.map((t) => [t.id, t]));
-    })();
-    return (await targets).get(account);
-  };
-}
+import type { RunContext } from "../run/context.js";
+import { localInputBytes, lookupSource, parseTime, replaySource } from "../run/event-sources.js";
+import {
+  configuredAllowlists,
+  type EventSource,
+  type EventsOptions,
+  type EventsReport,
+  runEvents,
+} from "../run/events.js";
+import {
+  type CliSettings,
+  collect,
+  formatOption,
+  type GlobalOptions,
+  settings,
+  whatIfLine,
+  withRun,
+} from "./context.js";
+import type { Cli } from "./io.js";
 
 /** A progress bar on stderr (bytes and events), only on a terminal. */
-async function progressBar(enabled: boolean) {
-  if (!enabled || !process.stderr.isTTY) return undefined;
+async function progressBar(cli: Cli, enabled: boolean) {
+  if (!enabled || !cli.stderr.isTTY) return undefined;
   const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
     {
       format: "{bar} {percentage}% | {mb}/{totalMb} MB read | {events} events | {files} files | {bad} bad",
-      stream: process.stderr,
+      stream: cli.stderr as NodeJS.WritableStream,
       hideCursor: true,
       etaBuffer: 50,
     },
@@ -111,261 +66,148 @@ async function progressBar(enabled: boolean) {
   };
 }
 
-interface RunOutput {
-  result: EventRunResult;
-  problems: InputProblem[];
+interface Counts {
   files?: number | undefined;
   /** Records read but not judged: no enabled check could flag them. */
   skipped?: number | undefined;
 }
 
-function print(ctx: RunContext, format: string, out: RunOutput) {
-  const shown = out.result.findings.map((f) => presentFinding(f, ctx.showKeyIds));
+function render(cli: Cli, s: CliSettings, format: string, r: EventsReport, counts: Counts) {
+  const { result, problems } = r;
+  const shown = result.findings.map((f) => presentFinding(f, s.showKeyIds));
+  const all = result.events + (counts.skipped ?? 0);
   if (format === "json") {
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          events: out.result.events + (out.skipped ?? 0),
-          judged: out.result.events,
-          ...(out.files !== undefined ? { files: out.files } : {}),
-          checks: out.result.checks,
-          accounts: out.result.accounts,
-          summary: out.result.summary,
-          problems: out.problems.map((p) => ({ ...p, message: describeProblem(p) })),
-          findings: shown,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    const doc = {
+      ...(r.whatIf ? { whatIf: true, wouldNotify: r.wouldNotify } : {}),
+      events: all,
+      judged: result.events,
+      ...(counts.files !== undefined ? { files: counts.files } : {}),
+      checks: result.checks,
+      accounts: result.accounts,
+      summary: result.summary,
+      problems: problems.map((p) => ({ ...p, message: describeProblem(p) })),
+      findings: shown,
+    };
+    cli.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
-    process.stdout.write(findingsTable(shown));
-    const s = out.result.summary;
-    process.stderr.write(
-      `${out.result.events + (out.skipped ?? 0)} events${out.files !== undefined ? ` from ${out.files} files` : ""} (${out.result.events} judged), checks: ${out.result.checks.join(", ") || "none"}; ` +
-        `${s.opened} opened, ${s.reopened} reopened, ${s.refreshed} refreshed, ${s.suppressed} suppressed, ${s.escalated} escalated` +
-        `${out.problems.length ? `; ${out.problems.length} problems` : ""}\n`,
+    cli.stdout.write(findingsTable(shown));
+    const x = result.summary;
+    cli.stderr.write(
+      `${all} events${counts.files !== undefined ? ` from ${counts.files} files` : ""} (${result.events} judged), checks: ${result.checks.join(", ") || "none"}; ` +
+        `${x.opened} opened, ${x.reopened} reopened, ${x.refreshed} refreshed, ${x.suppressed} suppressed, ${x.escalated} escalated` +
+        `${problems.length ? `; ${problems.length} problems` : ""}\n`,
     );
-  }
-  if (out.problems.length) process.exitCode = EXIT.partial;
-}
-
-/** checks.iam-change.quarantine: quarantine the users behind new iam-change findings. */
-async function quarantineHook(ctx: RunContext, store: Store): Promise<OnFinding> {
-  const [{ quarantineOnIamChange }, { accountClients }] = await Promise.all([
-    import("../actions/remediate/quarantine-hook.js"),
-    import("../cloud/aws/account-clients.js"),
-  ]);
-  const config = ctx.loaded.config;
-  return quarantineOnIamChange({
-    store,
-    config,
-    route: routerFromConfig(config.notify),
-    now: ctx.now,
-    runId: ctx.runId,
-    actor: ctx.actor,
-    clientsFor: accountClients(config),
-    report: (id, outcome) => process.stderr.write(`iamwarden: ${id}: ${outcome}\n`),
-  });
-}
-
-async function run(
-  ctx: RunContext,
-  command: string,
-  batches: (onProblem: (p: InputProblem) => void, select: RecordFilter) => AsyncIterable<IamEvent[]>,
-  opts: { format: string; notify?: boolean; onEvents?: (n: number) => void },
-  hooks: EventHooks,
-): Promise<RunOutput> {
-  const config = ctx.loaded.config;
-  const allowlists = allowlistsOf(ctx);
-  const checks = enabledEventChecks(config, allowlists);
-  if (config.checks["source-ip"]?.enabled && !allowlists)
-    warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
-  let factory: Promise<AwsClientFactory> | undefined;
-  const aws = () => {
-    factory ??= awsClients(config.aws);
-    return factory;
-  };
-  const targetOf = lazyTargets(config, aws);
-  const ic = config.checks["iam-change"];
-  // Without an admin group, adminUsers alone are the admins (the engine's default).
-  const admins = ic?.adminGroup
-    ? (await import("../sources/cloudtrail/admin-group.js")).adminResolver({
-        adminUsers: ic.adminUsers,
-        adminGroup: ic.adminGroup,
-        iamFor: async (account) => {
-          const t = await targetOf(account);
-          return t ? (await aws()).forAccount(t).iam : undefined;
-        },
-        onWarning: warn,
-      })
-    : undefined;
-
-  const problems: InputProblem[] = [];
-  const store = await ctx.openStore();
-  try {
-    await store.startRun({ id: ctx.runId, command, actor: ctx.actor, startedAt: new Date().toISOString() });
-    const onFinding = hooks.onFinding ?? (ic?.quarantine ? await quarantineHook(ctx, store) : undefined);
-    const result = await runEventChecks(
-      batches((p) => problems.push(p), eventRecordFilter(config, allowlists)),
-      config,
-      {
-        store,
-        route: routerFromConfig(config.notify),
-        now: ctx.now,
-        runId: ctx.runId,
-        admins,
-        allowlists,
-        aliases: aliases(config),
-        onFinding,
-        onEvents: opts.onEvents,
-      },
-    );
-    // Findings are handed to reporting like a scan's: delivered now unless --no-notify.
-    if (opts.notify !== false) {
-      const { deliverOutbox } = await import("../actions/notify/deliver.js");
-      await deliverOutbox(store, config, { now: ctx.now, baseDir: ctx.loaded.baseDir });
+    if (r.whatIf) {
+      const n = r.wouldNotify ?? 0;
+      cli.stderr.write(
+        whatIfLine(
+          new Date(r.now),
+          n ? ` (${n} notification${n === 1 ? "" : "s"} would have been sent)` : "",
+        ),
+      );
     }
-    await store.finishRun(ctx.runId, new Date().toISOString(), {
-      events: result.events,
-      checks,
-      problems: problems.length,
-      ...result.summary,
-    });
-    return { result, problems };
-  } finally {
-    await store.close();
   }
+}
+
+/** Problems exit 3 (partial); when not one file could be read (only missing inputs), exit 2. */
+function exitCode(r: EventsReport, counts: Counts): number {
+  if (!r.problems.length) return EXIT.ok;
+  return counts.files === 0 ? EXIT.error : EXIT.partial;
+}
+
+async function runAndRender(
+  cli: Cli,
+  s: CliSettings,
+  source: (ctx: RunContext) => Promise<EventSource>,
+  opts: Omit<EventsOptions, "onProblem">,
+  report: (p: InputProblem) => void,
+  counts: () => Counts,
+) {
+  // Bad allowlists stop the command before the store is opened.
+  const allowlists = configuredAllowlists(s);
+  const r = await withRun(cli, s, "write", async (ctx) =>
+    runEvents(ctx, await source(ctx), { ...opts, allowlists, onProblem: report }),
+  );
+  return { r, counts: counts() };
+}
+
+interface ReplayFlags {
+  since?: string;
+  until?: string;
+  format: string;
+  concurrency: number;
+  progress: boolean;
+  notify: boolean;
 }
 
 /** `events replay`: archives and event files through the event checks into the store. */
-export async function replay(
-  inputs: string[],
-  opts: {
-    since?: string;
-    until?: string;
-    format: string;
-    concurrency: number;
-    progress: boolean;
-    notify?: boolean;
-  },
-  ctx: RunContext,
-  hooks: EventHooks = {},
-): Promise<void> {
-  const since = parseTime("--since", opts.since);
-  const until = parseTime("--until", opts.until);
-  if (since && until && since > until) throw new UserError("--since is after --until");
-  if (!(opts.concurrency >= 1 && opts.concurrency <= 64)) throw new UserError("--concurrency: 1 to 64");
-  const config = ctx.loaded.config;
-  const bar = await progressBar(opts.progress);
-  const s3 = async () => (await awsClients(config.aws)).home.s3;
-  let files = 0;
-  let skipped = 0;
+async function replay(cli: Cli, s: CliSettings, inputs: string[], flags: ReplayFlags): Promise<void> {
+  const since = parseTime("--since", flags.since);
+  const until = parseTime("--until", flags.until);
+  const bar = await progressBar(cli, flags.progress);
   const live: InputProblem[] = [];
   const report = (p: InputProblem) => {
     if (bar) live.push(p);
-    else process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+    else cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
   };
-  let out: RunOutput;
+  // Flags are checked before the store is opened.
+  const { source, stats } = replaySource(inputs, {
+    since,
+    until,
+    concurrency: flags.concurrency,
+    stdin: cli.stdin,
+    onBytes: bar ? (n) => bar.bytes(n) : undefined,
+    onFileDone: (ok) => bar?.file(ok),
+  });
+  let out: Awaited<ReturnType<typeof runAndRender>>;
   try {
     // With a bar, local inputs are measured first so that it shows a true percentage.
-    if (bar && inputs.every((a) => a !== "-" && !a.startsWith("s3://"))) {
-      let total = 0;
-      for await (const f of discoverInputs(inputs, { since, until, onProblem: () => {} }))
-        total += f.size ?? 0;
-      bar.setTotal(total);
+    if (bar) {
+      const total = await localInputBytes(inputs, { since, until });
+      if (total !== undefined) bar.setTotal(total);
     }
-    out = await run(
-      ctx,
-      "events replay",
-      (onProblem, select) => {
-        const problem = (p: InputProblem) => {
-          onProblem(p);
-          report(p);
-        };
-        const discovered: AsyncIterable<InputFile> = discoverInputs(inputs, {
-          since,
-          until,
-          s3,
-          onProblem: problem,
-        });
-        return readEventBatches(discovered, {
-          concurrency: opts.concurrency,
-          since,
-          until,
-          onProblem: problem,
-          select,
-          onSkipped: (n) => {
-            skipped += n;
-          },
-          onBytes: bar ? (n) => bar.bytes(n) : undefined,
-          onFileDone: (_f, _n, ok) => {
-            files++;
-            bar?.file(ok);
-          },
-        });
-      },
+    out = await runAndRender(
+      cli,
+      s,
+      async () => source,
       {
-        format: opts.format,
-        notify: opts.notify,
-        onEvents: bar ? (n) => bar.events(n + skipped) : undefined,
+        command: "events replay",
+        notify: flags.notify,
+        onEvents: bar ? (n) => bar.events(n + stats.skipped) : undefined,
       },
-      hooks,
+      report,
+      () => ({ files: stats.files, skipped: stats.skipped }),
     );
   } finally {
     bar?.stop();
   }
-  for (const p of live) process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
-  print(ctx, opts.format, { ...out, files, skipped });
+  for (const p of live) cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+  render(cli, s, flags.format, out.r, out.counts);
+  cli.exitCode = exitCode(out.r, out.counts);
 }
 
 /** `events lookup`: CloudTrail event history (LookupEvents, us-east-1) of accounts. */
-export async function lookup(
+async function lookup(
+  cli: Cli,
+  s: CliSettings,
   accounts: string[],
-  opts: { since?: string; until?: string; format: string; all: boolean; notify?: boolean },
-  ctx: RunContext,
-  hooks: EventHooks = {},
+  flags: { since?: string; until?: string; format: string; all: boolean; notify: boolean },
 ): Promise<void> {
-  const since = parseTime("--since", opts.since);
-  const until = parseTime("--until", opts.until);
-  const config = ctx.loaded.config;
-  // IAM and sign-in are global services: their events are recorded in us-east-1.
-  const factory = await awsClients({ ...config.aws, region: "us-east-1" });
-  const { resolveTargets } = await import("../cloud/aws/targets.js");
-  const { DEFAULT_LOOKUP_SOURCES, lookupEvents } = await import("../sources/cloudtrail/lookup.js");
-  const targets = await resolveTargets(config, factory, { only: accounts.length ? accounts : undefined });
-  const out = await run(
-    ctx,
-    "events lookup",
-    (onProblem) =>
-      (async function* () {
-        for (const t of targets) {
-          const client = factory.forAccount({ ...t, region: "us-east-1" }).cloudtrail;
-          try {
-            yield* lookupEvents(client, t.id, {
-              since,
-              until,
-              eventSources: opts.all ? [] : DEFAULT_LOOKUP_SOURCES,
-              onProblem,
-            });
-          } catch (e) {
-            const err = e as { name?: string; message?: string };
-            const p = {
-              file: `lookup-events:${t.id}`,
-              error: `${err.name ?? "Error"}: ${err.message ?? String(e)}`,
-            };
-            onProblem(p);
-            process.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
-          }
-        }
-      })(),
-    { format: opts.format, notify: opts.notify },
-    hooks,
+  const since = parseTime("--since", flags.since);
+  const until = parseTime("--until", flags.until);
+  const out = await runAndRender(
+    cli,
+    s,
+    (ctx) => lookupSource(ctx, accounts, { since, until, all: flags.all }),
+    { command: "events lookup", notify: flags.notify },
+    (p) => cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`),
+    () => ({}),
   );
-  print(ctx, opts.format, out);
+  render(cli, s, flags.format, out.r, out.counts);
+  cli.exitCode = exitCode(out.r, out.counts);
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const events = program.command("events").description("run the event checks over audit events");
 
   events
@@ -378,8 +220,8 @@ export function register(program: Command): void {
     .option("--no-progress", "no progress bar")
     .option("--no-notify", "queue notifications but do not deliver them now")
     .addOption(formatOption(["table", "json"]))
-    .action(async (inputs: string[], opts, cmd: Command) => {
-      await replay(inputs, opts, context(cmd.optsWithGlobals<GlobalOptions>()));
+    .action(async (inputs: string[], flags: ReplayFlags, cmd: Command) => {
+      await replay(cli, settings(cli, cmd.optsWithGlobals<GlobalOptions>()), inputs, flags);
     });
 
   events
@@ -393,7 +235,7 @@ export function register(program: Command): void {
     .option("--all", "every management event, not only IAM and sign-in (slow: 50 events per request)", false)
     .option("--no-notify", "queue notifications but do not deliver them now")
     .addOption(formatOption(["table", "json"]))
-    .action(async (opts, cmd: Command) => {
-      await lookup(opts.account ?? [], opts, context(cmd.optsWithGlobals<GlobalOptions>()));
+    .action(async (flags, cmd: Command) => {
+      await lookup(cli, settings(cli, cmd.optsWithGlobals<GlobalOptions>()), flags.account ?? [], flags);
     });
 }

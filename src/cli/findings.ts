@@ -1,13 +1,13 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
-import { findingChange } from "../engine/finding-change.js";
-import { noRoutes, routerFromConfig } from "../engine/routing.js";
 import { UserError } from "../errors.js";
 import { FINDING_STATUSES, type FindingStatus, SEVERITIES, type Severity } from "../model/finding.js";
 import { findingsCsv } from "../outputs/findings-csv.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
-import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
+import { resolveFinding } from "../run/findings.js";
+import { commaList, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
 /** Accepts `--status open --status resolved` and `--status open,resolved`. */
 
@@ -22,7 +22,7 @@ function oneOf<T extends string>(
   return values as T[] | undefined;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const findings = program.command("findings").description("list, show and resolve findings");
 
   findings
@@ -39,11 +39,10 @@ export function register(program: Command): void {
     .option("--limit <n>", "at most this many", (v) => Number.parseInt(v, 10))
     .addOption(formatOption(["table", "json", "csv"]))
     .action(async (opts, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
       const status = oneOf<FindingStatus>("--status", opts.status, FINDING_STATUSES);
       const severity = oneOf<Severity>("--severity", opts.severity, SEVERITIES);
-      const store = await ctx.openStore();
-      try {
+      await withRun(cli, s, "read", async ({ store }) => {
         const rows = await store.listFindings({
           status,
           severity,
@@ -51,13 +50,11 @@ export function register(program: Command): void {
           account: opts.account,
           limit: opts.limit,
         });
-        const shown = rows.map((f) => presentFinding(f, ctx.showKeyIds));
-        if (opts.format === "json") process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-        else if (opts.format === "csv") process.stdout.write(findingsCsv(shown));
-        else process.stdout.write(findingsTable(shown));
-      } finally {
-        await store.close();
-      }
+        const shown = rows.map((f) => presentFinding(f, s.showKeyIds));
+        if (opts.format === "json") cli.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+        else if (opts.format === "csv") cli.stdout.write(findingsCsv(shown));
+        else cli.stdout.write(findingsTable(shown));
+      });
     });
 
   findings
@@ -65,16 +62,15 @@ export function register(program: Command): void {
     .description("one finding with its details and history (an id or a unique prefix of one)")
     .addOption(formatOption(["table", "json"]))
     .action(async (id: string, opts, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const store = await ctx.openStore();
-      try {
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
+      await withRun(cli, s, "read", async ({ store }) => {
         const f = await store.getFinding(id);
         if (!f) throw new UserError(`no finding matches ${id}`);
         const history = await store.findingEvents(f.id);
         const outbox = await store.listOutbox({ findingId: f.id });
-        const shown = presentFinding(f, ctx.showKeyIds);
+        const shown = presentFinding(f, s.showKeyIds);
         if (opts.format === "json") {
-          process.stdout.write(`${JSON.stringify({ finding: shown, history, outbox }, null, 2)}\n`);
+          cli.stdout.write(`${JSON.stringify({ finding: shown, history, outbox }, null, 2)}\n`);
           return;
         }
         const t = new Table({ style: { head: [], border: [] } });
@@ -97,19 +93,17 @@ export function register(program: Command): void {
           if (v === undefined || v === null) continue;
           t.push({ [k]: typeof v === "object" ? JSON.stringify(v) : String(v) });
         }
-        process.stdout.write(`${t.toString()}\n\nHistory:\n`);
-        for (const e of history) process.stdout.write(`  ${e.at}  ${e.from ?? "-"} → ${e.to}  ${e.cause}\n`);
+        cli.stdout.write(`${t.toString()}\n\nHistory:\n`);
+        for (const e of history) cli.stdout.write(`  ${e.at}  ${e.from ?? "-"} → ${e.to}  ${e.cause}\n`);
         if (outbox.length) {
-          process.stdout.write("\nNotifications:\n");
+          cli.stdout.write("\nNotifications:\n");
           for (const o of outbox) {
-            process.stdout.write(
+            cli.stdout.write(
               `  ${o.createdAt}  ${o.event} via ${o.channel}: ${o.status}${o.lastError ? ` (${o.lastError})` : ""}\n`,
             );
           }
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   findings
@@ -117,23 +111,9 @@ export function register(program: Command): void {
     .description("resolve a finding by hand (event findings stay open until a person resolves them)")
     .requiredOption("--reason <text>", "why it is resolved; kept in its history")
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const route = routerFromConfig(ctx.loaded.config.notify);
-      const store = await ctx.openStore();
-      try {
-        const f = await store.getFinding(id);
-        if (!f) throw new UserError(`no finding matches ${id}`);
-        if (f.status === "resolved") throw new UserError(`${f.id} is already resolved`);
-        const cause = `resolved by ${ctx.actor}: ${opts.reason}`;
-        await store.applyChange(f.id, (cur) => {
-          // Only a finding that was reported gets its resolution reported.
-          const deps = { route: cur.firstReportedAt ? route : noRoutes, now: ctx.now, runId: ctx.runId };
-          const c = findingChange(deps, cur, "resolved", cause, "resolved", { reason: cause });
-          return { ...c, finding: { ...c.finding, resolvedAt: ctx.now.toISOString() } };
-        });
-        process.stdout.write(`Resolved ${f.id}.\n`);
-      } finally {
-        await store.close();
-      }
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
+      const f = await withRun(cli, s, "write", (ctx) => resolveFinding(ctx, id, opts.reason));
+      cli.stdout.write(`Resolved ${f.id}.\n`);
+      if (s.whatIf) cli.stderr.write(whatIfLine(s.now));
     });
 }

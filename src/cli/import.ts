@@ -3,8 +3,9 @@ import type { Command } from "commander";
 import { importHammer, readHammerFiles, renderHammerYaml } from "../config/hammer-import.js";
 import { UserError } from "../errors.js";
 import type { GlobalOptions } from "./context.js";
+import type { Cli } from "./io.js";
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const imp = program.command("import").description("convert another tool's configuration");
 
   imp
@@ -24,15 +25,15 @@ export function register(program: Command): void {
       const result = importHammer(files);
       const sources = [files.config, files.whitelist, files.owners].flatMap((f) => (f ? [f.path] : []));
       const yaml = renderHammerYaml(result, sources);
-      for (const s of result.skipped) process.stderr.write(`skipped ${s}\n`);
-      for (const w of result.warnings) process.stderr.write(`note: ${w}\n`);
+      for (const s of result.skipped) cli.stderr.write(`skipped ${s}\n`);
+      for (const w of result.warnings) cli.stderr.write(`note: ${w}\n`);
       if (!opts.out) {
-        process.stdout.write(yaml);
+        cli.stdout.write(yaml);
         return;
       }
       if (existsSync(opts.out) && !opts.force)
         throw new UserError(`${opts.out}: already exists (pass --force to overwrite)`);
       writeFileSync(opts.out, yaml);
-      process.stderr.write(`wrote ${opts.out}\n`);
+      cli.stderr.write(`wrote ${opts.out}\n`);
     });
 }

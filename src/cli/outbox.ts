@@ -3,7 +3,9 @@ import type { Command } from "commander";
 import type { DeliveryOutcome } from "../actions/notify/deliver.js";
 import { EXIT, UserError } from "../errors.js";
 import type { OutboxItem, OutboxStatus } from "../model/outbox.js";
-import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
+import { runDelivery } from "../run/delivery.js";
+import { commaList, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
 const STATUSES: readonly OutboxStatus[] = ["pending", "failed", "delivered"];
 const COMPACT = { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" };
@@ -62,7 +64,7 @@ function outcomeLine(o: DeliveryOutcome): string {
   return `deferred  ${what}: ${o.note}`;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   const outbox = program.command("outbox").description("notifications waiting, failed or delivered");
 
   outbox
@@ -73,10 +75,9 @@ export function register(program: Command): void {
     .option("--channel <name>", "only this channel (repeatable)", commaList)
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
       const status = statuses(opts.status);
-      const store = await ctx.openStore();
-      try {
+      await withRun(cli, s, "read", async ({ store }) => {
         let findingId: string | undefined;
         if (opts.finding) {
           const f = await store.getFinding(opts.finding);
@@ -87,11 +88,9 @@ export function register(program: Command): void {
         const items = (await store.listOutbox({ status, findingId })).filter(
           (o) => !channels?.length || channels.includes(o.channel),
         );
-        if (opts.format === "json") process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
-        else process.stdout.write(outboxTable(items));
-      } finally {
-        await store.close();
-      }
+        if (opts.format === "json") cli.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+        else cli.stdout.write(outboxTable(items));
+      });
     });
 
   outbox
@@ -101,53 +100,52 @@ export function register(program: Command): void {
     .option("--retry-failed", "put permanently failed items back in the queue first (after fixing the cause)")
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const config = ctx.loaded.config;
-      const { deliverOutbox } = await import("../actions/notify/deliver.js");
-      const { channelsFromConfig } = await import("../actions/notify/channels.js");
-      // Config mistakes (templates, channels) surface before the store is touched.
-      const channels = channelsFromConfig(config);
-      const store = await ctx.openStore();
-      try {
-        const now = ctx.now.toISOString();
-        let requeued = 0;
-        if (opts.retryFailed) {
-          for (const o of await store.listOutbox({ status: ["failed"] })) {
-            await store.markFailed(o.id, o.lastError ?? "requeued", now, false);
-            requeued++;
-          }
-        }
-        const outcomes: DeliveryOutcome[] = [];
-        const summary = await deliverOutbox(store, config, {
-          now: ctx.now,
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
+      const report = await withRun(cli, s, "write", (ctx) =>
+        runDelivery(ctx, {
           limit: opts.limit,
-          channels,
-          baseDir: ctx.loaded.baseDir,
+          retryFailed: opts.retryFailed,
           onOutcome: (o) => {
-            outcomes.push(o);
-            if (opts.format !== "json") process.stderr.write(`${outcomeLine(o)}\n`);
+            if (opts.format !== "json") cli.stderr.write(`${outcomeLine(o)}\n`);
           },
-        });
-        if (opts.format === "json") {
-          const items = outcomes.map((o) => ({
-            id: o.item.id,
-            channel: o.item.channel,
-            event: o.item.event,
-            findingId: o.item.findingId,
-            result: o.result,
-            note: o.note,
-            error: o.error,
-            nextAttemptAt: o.nextAttemptAt,
-          }));
-          process.stdout.write(`${JSON.stringify({ now, requeued, ...summary, items }, null, 2)}\n`);
-        } else {
-          process.stdout.write(
-            `${summary.delivered} delivered, ${summary.failed} failed, ${summary.pending} still pending${requeued ? ` (${requeued} requeued)` : ""}.\n`,
-          );
-        }
-        process.exitCode = summary.failed || summary.pending ? EXIT.partial : EXIT.ok;
-      } finally {
-        await store.close();
+        }),
+      );
+      const { now, requeued, summary } = report;
+      if (opts.format === "json") {
+        const items = report.outcomes.map((o) => ({
+          id: o.item.id,
+          channel: o.item.channel,
+          event: o.item.event,
+          findingId: o.item.findingId,
+          result: o.result,
+          note: o.note,
+          error: o.error,
+          nextAttemptAt: o.nextAttemptAt,
+        }));
+        const whatIf = report.whatIf
+          ? {
+              whatIf: true,
+              wouldDeliver: report.wouldDeliver.map((o) => ({
+                id: o.id,
+                channel: o.channel,
+                event: o.event,
+                findingId: o.findingId,
+              })),
+            }
+          : {};
+        cli.stdout.write(`${JSON.stringify({ now, ...whatIf, requeued, ...summary, items }, null, 2)}\n`);
+      } else if (report.whatIf) {
+        for (const o of report.wouldDeliver)
+          cli.stderr.write(`would send #${o.id} ${o.channel} ${o.event} ${o.findingId}\n`);
+        cli.stdout.write(
+          `${report.wouldDeliver.length} would be sent${requeued ? ` (${requeued} requeued)` : ""}.\n`,
+        );
+        cli.stderr.write(whatIfLine(s.now));
+      } else {
+        cli.stdout.write(
+          `${summary.delivered} delivered, ${summary.failed} failed, ${summary.pending} still pending${requeued ? ` (${requeued} requeued)` : ""}.\n`,
+        );
       }
+      cli.exitCode = summary.failed || (summary.pending && !report.whatIf) ? EXIT.partial : EXIT.ok;
     });
 }

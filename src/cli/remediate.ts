@@ -1,13 +1,13 @@
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { promptConfirm } from "../actions/remediate/confirm.js";
-import { type ItemResult, type RemediationReport, runRemediation } from "../actions/remediate/run.js";
-import { accountClients } from "../cloud/aws/account-clients.js";
+import type { ItemResult } from "../actions/remediate/run.js";
 import { KEY_CHECKS } from "../engine/remediation.js";
-import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
+import { type RemediationReport, runRemediation } from "../run/remediation.js";
 import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
-import { commaList, context, formatOption, type GlobalOptions } from "./context.js";
+import { commaList, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
 interface RemediateOptions {
   check?: string[];
@@ -33,6 +33,7 @@ function reportJson(r: RemediationReport, show: boolean): string {
     verified: x.applied?.verified,
   });
   const doc = {
+    ...(r.whatIf ? { whatIf: true } : {}),
     runId: r.runId,
     applied: r.applied,
     items: r.items.map(item),
@@ -86,7 +87,7 @@ function reportTable(r: RemediationReport, show: boolean): string {
   return `${out.join("\n")}\n`;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("remediate")
     .description("show which findings are due for remediation; with --apply, deactivate their keys")
@@ -96,41 +97,36 @@ export function register(program: Command): void {
     .option("--yes", "with --apply: do not ask")
     .addOption(formatOption(["table", "json"]))
     .action(async (opts: RemediateOptions, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
       if (opts.yes && !opts.apply) throw new UserError("--yes only makes sense with --apply");
       for (const c of opts.check ?? [])
         if (!(KEY_CHECKS as readonly string[]).includes(c))
           throw new UserError(`--check: remediation acts on ${KEY_CHECKS.join(", ")}, not ${c}`);
+      const apply = Boolean(opts.apply) && !s.whatIf;
       // Refuse before anything is read: a piped stdin cannot answer questions safely.
-      if (opts.apply && !opts.yes && !process.stdin.isTTY)
+      if (apply && !opts.yes && !cli.stdin.isTTY)
         throw new UserError(
           "--apply asks before each change, but stdin is not a terminal; pass --yes to apply without asking",
         );
-      const config = ctx.loaded.config;
-      const store = await ctx.openStore();
-      const confirm = opts.apply && !opts.yes ? promptConfirm(process.stdin, process.stderr) : undefined;
+      const confirm = apply && !opts.yes ? promptConfirm(cli.stdin, cli.stderr) : undefined;
       try {
-        const report = await runRemediation(
-          {
-            store,
-            config,
-            now: ctx.now,
-            runId: ctx.runId,
-            actor: ctx.actor,
-            route: routerFromConfig(config.notify),
-            clientsFor: accountClients(config),
+        const report = await withRun(cli, s, "write", (ctx) =>
+          runRemediation(ctx, {
+            checks: opts.check,
+            accounts: opts.account,
+            apply: Boolean(opts.apply),
             confirm,
-          },
-          { checks: opts.check, accounts: opts.account, apply: Boolean(opts.apply) },
+          }),
         );
-        process.stdout.write(
-          opts.format === "json" ? reportJson(report, ctx.showKeyIds) : reportTable(report, ctx.showKeyIds),
+        cli.stdout.write(
+          opts.format === "json" ? reportJson(report, s.showKeyIds) : reportTable(report, s.showKeyIds),
         );
+        if (report.applyRefused && opts.format !== "json")
+          cli.stderr.write(whatIfLine(s.now, ": planned only, no account was changed"));
         const troubled = report.items.some((x) => x.status === "failed" || x.status === "error");
-        if (troubled || report.accountErrors.length) process.exitCode = EXIT.partial;
+        if (troubled || report.accountErrors.length) cli.exitCode = EXIT.partial;
       } finally {
         confirm?.close();
-        await store.close();
       }
     });
 }

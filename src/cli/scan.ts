@@ -1,22 +1,16 @@
-import { readFileSync } from "node:fs";
-import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
-import type { AccountTarget } from "../cloud/target.js";
 import type { Config } from "../config/schema.js";
-import { noRoutes, routerFromConfig } from "../engine/routing.js";
-import { type AccountResult, reconcileSnapshot, scanAccounts } from "../engine/scan.js";
-import { EXIT, UserError } from "../errors.js";
-import { type Finding, SEVERITIES, type Severity, severityRank } from "../model/finding.js";
-import type { AccessKey, AccountSnapshot } from "../model/observations.js";
+import { EXIT } from "../errors.js";
+import { SEVERITIES, type Severity, severityRank } from "../model/finding.js";
 import { findingsCsv } from "../outputs/findings-csv.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { influxLines } from "../outputs/influx.js";
 import { presentFinding } from "../outputs/present.js";
-import { parseCredentialReport, reportText, snapshotsFromReport } from "../sources/credential-report.js";
-import type { Store } from "../store/store.js";
-import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
+import { readCredentialReport, runScan, type ScanInput, type ScanReport } from "../run/scan.js";
+import { collect, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
-interface ScanOptions {
+interface ScanFlags {
   account?: string[];
   mode?: Config["aws"]["mode"];
   credentialReport?: string;
@@ -25,96 +19,91 @@ interface ScanOptions {
   failOn?: Severity;
 }
 
-/** Reads an offline credential report before anything touches the store. */
-function readReport(file: string, config: Config, only?: string[]): AccountSnapshot[] {
-  let raw: string;
-  try {
-    raw = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const aliases: Record<string, string | undefined> = {};
-  for (const a of config.accounts) if ("id" in a) aliases[a.id] = a.alias;
-  const snapshots = snapshotsFromReport(parseCredentialReport(reportText(raw, file), file), aliases);
-  if (!only?.length) return snapshots;
-  for (const id of only) {
-    if (!snapshots.some((s) => s.account.id === id))
-      throw new UserError(`unknown account ${id}: not in ${file}`);
-  }
-  return snapshots.filter((s) => only.includes(s.account.id));
-}
-
-async function scanOffline(snapshots: AccountSnapshot[], ctx: RunContext, store: Store, route = noRoutes) {
-  const results: AccountResult[] = [];
-  for (const snapshot of snapshots) {
-    // Offline there is no ListAccessKeys to learn key ids from: say so on every finding.
-    for (const k of snapshot.keys) k.matchNote ??= "offline credential report: the report carries no key ids";
-    const r = await reconcileSnapshot(snapshot, ctx.loaded.config, {
-      store,
-      route,
-      now: ctx.now,
-      runId: ctx.runId,
-    });
-    results.push({ account: snapshot.account, ok: true, snapshot, ...r });
-  }
-  return results;
-}
-
-async function scanOnline(ctx: RunContext, store: Store, opts: ScanOptions, route = noRoutes) {
-  const config: Config = opts.mode
-    ? { ...ctx.loaded.config, aws: { ...ctx.loaded.config.aws, mode: opts.mode } }
-    : ctx.loaded.config;
-  const { awsClientFactory } = await import("../cloud/aws/clients.js");
-  const { resolveTargets } = await import("../cloud/aws/targets.js");
-  const { awsAccountReader } = await import("../sources/aws/reader.js");
-  const factory = awsClientFactory(config.aws);
-  const targets: AccountTarget[] = await resolveTargets(config, factory, { only: opts.account });
-  const bar =
-    targets.length > 1 && process.stderr.isTTY && opts.format !== "influx"
-      ? new SingleBar({
-          stream: process.stderr,
-          format: "scanning {bar} {value}/{total} accounts {eta_formatted}",
-        })
-      : undefined;
-  bar?.start(targets.length, 0);
-  try {
-    return await scanAccounts(targets, awsAccountReader(config, factory), config, {
-      store,
-      route,
-      now: ctx.now,
-      runId: ctx.runId,
-      onAccount: () => bar?.increment(),
-    });
-  } finally {
-    bar?.stop();
-  }
-}
-
-function exitCode(results: AccountResult[], open: Finding[], failOn?: Severity): number {
-  const failed = results.filter((r) => !r.ok).length;
-  if (failed) return failed === results.length ? EXIT.error : EXIT.partial;
-  if (failOn && open.some((f) => severityRank(f.severity) >= severityRank(failOn))) return EXIT.findings;
+function exitCode(r: ScanReport, failOn?: Severity): number {
+  const failed = r.accounts.filter((a) => !a.ok).length;
+  if (failed) return failed === r.accounts.length ? EXIT.error : EXIT.partial;
+  if (failOn && r.findings.some((f) => severityRank(f.severity) >= severityRank(failOn)))
+    return EXIT.findings;
   return EXIT.ok;
 }
 
-function summaryLine(results: AccountResult[], open: Finding[]): string {
-  const t = results.reduce(
-    (a, r) => ({
-      opened: a.opened + r.summary.opened + r.summary.reopened,
-      resolved: a.resolved + r.summary.resolved,
-      suppressed: a.suppressed + r.summary.suppressed,
+function summaryLine(r: ScanReport): string {
+  const t = r.accounts.reduce(
+    (a, x) => ({
+      opened: a.opened + x.summary.opened + x.summary.reopened,
+      resolved: a.resolved + x.summary.resolved,
+      suppressed: a.suppressed + x.summary.suppressed,
     }),
     { opened: 0, resolved: 0, suppressed: 0 },
   );
-  const failed = results.filter((r) => !r.ok).length;
+  const failed = r.accounts.filter((a) => !a.ok).length;
+  const n = r.accounts.length;
+  const open = r.findings.length;
   return (
-    `Scanned ${results.length} account${results.length === 1 ? "" : "s"}` +
-    `${failed ? ` (${failed} failed)` : ""}: ${open.length} open finding${open.length === 1 ? "" : "s"}, ` +
+    `Scanned ${n} account${n === 1 ? "" : "s"}${failed ? ` (${failed} failed)` : ""}: ` +
+    `${open} open finding${open === 1 ? "" : "s"}, ` +
     `${t.opened} new, ${t.resolved} resolved, ${t.suppressed} newly suppressed.`
   );
 }
 
-export function register(program: Command): void {
+/** A progress bar over accounts, on a terminal and for more than one account. */
+async function accountBar(cli: Cli, enabled: boolean) {
+  if (!enabled || !cli.stderr.isTTY) return undefined;
+  const { SingleBar } = await import("cli-progress");
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return {
+    start(total: number) {
+      if (total < 2) return;
+      bar = new SingleBar({
+        stream: cli.stderr as NodeJS.WritableStream,
+        format: "scanning {bar} {value}/{total} accounts {eta_formatted}",
+      });
+      bar.start(total, 0);
+    },
+    increment: () => bar?.increment(),
+    stop: () => bar?.stop(),
+  };
+}
+
+function render(cli: Cli, r: ScanReport, format: ScanFlags["format"], showKeyIds: boolean, config: Config) {
+  for (const a of r.accounts) {
+    if (!a.ok) cli.stderr.write(`iamwarden: account ${a.account.id}: ${a.error}\n`);
+    for (const w of a.warnings) cli.stderr.write(`iamwarden: account ${a.account.id}: ${w}\n`);
+  }
+  const shown = r.findings.map((f) => presentFinding(f, showKeyIds));
+  if (format === "influx") {
+    cli.stdout.write(influxLines(r.keys, config.checks["key-age"], new Date(r.now)));
+  } else if (format === "json") {
+    const doc = {
+      runId: r.runId,
+      now: r.now,
+      ...(r.whatIf ? { whatIf: true, wouldNotify: r.wouldNotify } : {}),
+      accounts: r.accounts.map((a) => ({
+        id: a.account.id,
+        alias: a.account.alias,
+        ok: a.ok,
+        error: a.error,
+        summary: a.summary,
+      })),
+      findings: shown,
+      delivery: r.delivery,
+    };
+    cli.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else if (format === "csv") {
+    cli.stdout.write(findingsCsv(shown));
+  } else {
+    cli.stdout.write(findingsTable(shown));
+    cli.stderr.write(`${summaryLine(r)}\n`);
+  }
+  if (r.whatIf && format !== "json") {
+    const n = r.wouldNotify ?? 0;
+    cli.stderr.write(
+      whatIfLine(new Date(r.now), n ? ` (${n} notification${n === 1 ? "" : "s"} would have been sent)` : ""),
+    );
+  }
+}
+
+export function register(program: Command, cli: Cli): void {
   program
     .command("scan")
     .description("read accounts, judge their access keys, and reconcile findings in the store")
@@ -124,74 +113,33 @@ export function register(program: Command): void {
     .addOption(formatOption(["table", "json", "csv", "influx"]))
     .option("--no-notify", "queue notifications but do not deliver them now")
     .addOption(
-      new Option("--fail-on <severity>", "exit 1 when an open finding is at or above").choices([
-        ...SEVERITIES,
-      ]),
+      new Option(
+        "--fail-on <severity>",
+        "exit 1 when an open finding is at or above this severity (account errors exit 2 or 3 first)",
+      ).choices([...SEVERITIES]),
     )
-    .action(async (opts: ScanOptions, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const config = ctx.loaded.config;
+    .action(async (flags: ScanFlags, cmd: Command) => {
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
       // Parse offline input fully before the store is opened: bad input leaves the store untouched.
-      const offline = opts.credentialReport
-        ? readReport(opts.credentialReport, config, opts.account)
-        : undefined;
-      const route = routerFromConfig(config.notify);
-      const store = await ctx.openStore();
-      try {
-        await store.startRun({
-          id: ctx.runId,
-          command: "scan",
-          actor: ctx.actor,
-          startedAt: ctx.now.toISOString(),
-        });
-        const results = offline
-          ? await scanOffline(offline, ctx, store, route)
-          : await scanOnline(ctx, store, opts, route);
-        const accounts = results.filter((r) => r.ok).map((r) => r.account.id);
-        const open = accounts.length ? await store.listFindings({ account: accounts, status: ["open"] }) : [];
-        let delivery: Record<string, number> | undefined;
-        if (opts.notify) {
-          const { deliverOutbox } = await import("../actions/notify/deliver.js");
-          delivery = await deliverOutbox(store, config, { now: ctx.now, baseDir: ctx.loaded.baseDir });
+      const input: ScanInput = flags.credentialReport
+        ? {
+            kind: "snapshots",
+            snapshots: readCredentialReport(flags.credentialReport, s.loaded.config, flags.account),
+          }
+        : { kind: "aws", accounts: flags.account, mode: flags.mode };
+      const bar = await accountBar(cli, input.kind === "aws" && flags.format !== "influx");
+      const report = await withRun(cli, s, "write", async (ctx) => {
+        try {
+          return await runScan(ctx, input, {
+            notify: flags.notify,
+            onStart: (n) => bar?.start(n),
+            onAccount: () => bar?.increment(),
+          });
+        } finally {
+          bar?.stop();
         }
-        await store.finishRun(ctx.runId, new Date().toISOString(), {
-          accounts: results.map((r) => ({ id: r.account.id, ok: r.ok, error: r.error, ...r.summary })),
-          delivery,
-        });
-
-        for (const r of results) {
-          if (!r.ok) process.stderr.write(`iamwarden: account ${r.account.id}: ${r.error}\n`);
-          for (const w of r.snapshot?.warnings ?? [])
-            process.stderr.write(`iamwarden: account ${r.account.id}: ${w}\n`);
-        }
-        const shown = open.map((f) => presentFinding(f, ctx.showKeyIds));
-        if (opts.format === "influx") {
-          const keys: AccessKey[] = results.flatMap((r) => r.snapshot?.keys ?? []);
-          process.stdout.write(influxLines(keys, config.checks["key-age"], ctx.now));
-        } else if (opts.format === "json") {
-          const doc = {
-            runId: ctx.runId,
-            now: ctx.now.toISOString(),
-            accounts: results.map((r) => ({
-              id: r.account.id,
-              alias: r.account.alias,
-              ok: r.ok,
-              error: r.error,
-              summary: r.summary,
-            })),
-            findings: shown,
-            delivery,
-          };
-          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-        } else if (opts.format === "csv") {
-          process.stdout.write(findingsCsv(shown));
-        } else {
-          process.stdout.write(findingsTable(shown));
-          process.stderr.write(`${summaryLine(results, open)}\n`);
-        }
-        process.exitCode = exitCode(results, open, opts.failOn);
-      } finally {
-        await store.close();
-      }
+      });
+      render(cli, report, flags.format, s.showKeyIds, s.loaded.config);
+      cli.exitCode = exitCode(report, flags.failOn);
     });
 }

@@ -205,8 +205,9 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
  * `requireSections(loaded, ["notify"])` before sending notifications.
  */
 export function requireSections(loaded: LoadedConfig, prefixes: string[]): void {
+  // The prefix "" names every section.
   const missing = loaded.deferred.filter((d) =>
-    prefixes.some((p) => d.section === p || d.section.startsWith(`${p}.`)),
+    prefixes.some((p) => p === "" || d.section === p || d.section.startsWith(`${p}.`)),
   );
   if (missing.length) throw new UserError(missing.map((d) => d.problem).join("\n"));
 }

@@ -8,7 +8,7 @@ const EXAMPLES = resolve(import.meta.dirname, "../../examples");
 const NOW = "2026-11-23T09:00:00Z";
 let dir: string;
 let db: string;
-const base = () => ["--config", join(dir, "iamwarden.yaml"), "--store", db, "--now", NOW];
+const base = () => ["--config", join(dir, "iamwarden.yaml"), "--store", db, "--now", NOW, "--commit"];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "iamwarden-cli-"));

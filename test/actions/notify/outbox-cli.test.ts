@@ -1,19 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { register } from "../../../src/cli/outbox.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { planReconcile } from "../../../src/engine/reconcile.js";
 import { routerFromConfig } from "../../../src/engine/routing.js";
 import { EXIT } from "../../../src/errors.js";
 import type { Candidate } from "../../../src/model/finding.js";
 import { openSqliteStore } from "../../../src/store/sqlite.js";
+import { runCli } from "../../support/cli.js";
 import { startFakeSlack } from "../../support/fake-apis/slack.js";
 
 let dir: string;
 let slack: Awaited<ReturnType<typeof startFakeSlack>>;
-let out: string[];
+let exitCode: number;
 
 const cand: Candidate = {
   check: "key-inactive",
@@ -32,32 +31,18 @@ beforeEach(async () => {
     join(dir, "iamwarden.yaml"),
     `store: ./state.db\nnotify:\n  slack: { token: xoxb-1, channel: "#iam-alerts", apiUrl: "${slack.apiUrl}", dmOwners: false }\n`,
   );
-  out = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out.push(String(s));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  process.exitCode = undefined;
 });
 afterEach(async () => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
   await slack.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The command in process; a one-line error (exit 2) is thrown so tests can expect it. */
 async function cli(...args: string[]) {
-  out = [];
-  const program = new Command()
-    .option("-c, --config <file>")
-    .option("--store <location>")
-    .option("--now <iso-time>")
-    .option("--show-key-ids")
-    .exitOverride();
-  register(program);
-  await program.parseAsync(["node", "iamwarden", "--config", join(dir, "iamwarden.yaml"), ...args]);
-  return out.join("");
+  const r = await runCli(["--config", join(dir, "iamwarden.yaml"), ...args]);
+  exitCode = r.code;
+  if (r.code === 2) throw new Error(r.stderr);
+  return r.stdout;
 }
 
 async function queue(now: string) {
@@ -93,16 +78,18 @@ describe("iamwarden outbox", () => {
     // Slack is down: the item stays pending with its error; the exit code says so.
     slack.inject(() => true, { status: 503, headers: { "retry-after": "30" }, body: "" });
     const failed = JSON.parse(
-      await cli("--now", "2026-03-01T00:05:00Z", "outbox", "flush", "--format", "json"),
+      await cli("--now", "2026-03-01T00:05:00Z", "--commit", "outbox", "flush", "--format", "json"),
     );
     expect(failed).toMatchObject({ delivered: 0, failed: 0, pending: 1 });
     expect(failed.items[0]).toMatchObject({ result: "retry", nextAttemptAt: "2026-03-01T00:05:30.000Z" });
-    expect(process.exitCode).toBe(EXIT.partial);
+    expect(exitCode).toBe(EXIT.partial);
     const table = await cli("outbox", "list");
     expect(table).toContain("slack chat.postMessage: HTTP 503");
     expect(table).toContain("2026-03-01T00:05:30.000Z");
 
-    const ok = JSON.parse(await cli("--now", "2026-03-01T00:06:00Z", "outbox", "flush", "--format", "json"));
+    const ok = JSON.parse(
+      await cli("--now", "2026-03-01T00:06:00Z", "--commit", "outbox", "flush", "--format", "json"),
+    );
     expect(ok).toMatchObject({ delivered: 1, failed: 0, pending: 0 });
     expect(slack.posts).toHaveLength(1);
     expect(JSON.stringify(slack.posts)).not.toContain("AKIAIOSFODNN7EXAMPLE");
@@ -116,18 +103,29 @@ describe("iamwarden outbox", () => {
     await queue("2026-03-01T00:00:00Z");
     slack.inject(() => true, { status: 200, body: { ok: false, error: "not_in_channel" } });
     const first = JSON.parse(
-      await cli("--now", "2026-03-01T00:01:00Z", "outbox", "flush", "--format", "json"),
+      await cli("--now", "2026-03-01T00:01:00Z", "--commit", "outbox", "flush", "--format", "json"),
     );
     expect(first).toMatchObject({ failed: 1 });
     expect(first.items[0].error).toBe("slack chat.postMessage: not_in_channel");
     // A plain flush leaves failed items alone.
     expect(
-      JSON.parse(await cli("--now", "2026-03-01T00:02:00Z", "outbox", "flush", "--format", "json")),
+      JSON.parse(
+        await cli("--now", "2026-03-01T00:02:00Z", "--commit", "outbox", "flush", "--format", "json"),
+      ),
     ).toMatchObject({
       delivered: 0,
     });
     const again = JSON.parse(
-      await cli("--now", "2026-03-01T00:03:00Z", "outbox", "flush", "--retry-failed", "--format", "json"),
+      await cli(
+        "--now",
+        "2026-03-01T00:03:00Z",
+        "--commit",
+        "outbox",
+        "flush",
+        "--retry-failed",
+        "--format",
+        "json",
+      ),
     );
     expect(again).toMatchObject({ requeued: 1, delivered: 1, failed: 0 });
     expect(slack.violations).toEqual([]);

@@ -16,7 +16,7 @@ import {
 import { writeOps } from "../../support/iam-emulator/write-ops.js";
 import { ACCT, type Bench, keyStatus, NOW, ROLE, userWithStaleKey } from "./fixture.js";
 
-// The commands as a user runs them: the real CLI in a child process, against the IAM emulator.
+// The commands as a user runs them: the real CLI (in process), against the IAM emulator.
 
 const dir = mkdtempSync(join(tmpdir(), "iamwarden-remediate-cli-"));
 const storePath = join(dir, "iamwarden.db");
@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 const cli = (args: string[], input?: string) =>
-  runCli(["--config", configPath, "--now", NOW.toISOString(), ...args], { input });
+  runCli(["--config", configPath, "--now", NOW.toISOString(), "--commit", ...args], { input });
 
 const keyOf = (user: string) => b.state.accounts.get(ACCT)!.users.get(user)!.keys[0]!.id;
 

@@ -51,7 +51,7 @@ async function replay(name: string, remediationAccounts: string[]) {
   writeFileSync(cfg, config(remediationAccounts));
   const db = join(dir, `${name}.db`);
   const r = await runCli(
-    ["events", "replay", "--config", cfg, "--store", db, "--now", "2024-03-20T00:00:00Z", FILE],
+    ["events", "replay", "--config", cfg, "--store", db, "--now", "2024-03-20T00:00:00Z", "--commit", FILE],
     { env },
   );
   return { r, db };

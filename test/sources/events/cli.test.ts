@@ -32,6 +32,7 @@ const args = (db: string) => [
   join(dir, db),
   "--now",
   "2024-03-20T00:00:00Z",
+  "--commit",
 ];
 
 describe("iamwarden events replay", () => {

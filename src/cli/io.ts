@@ -1,0 +1,22 @@
+import type { Readable, Writable } from "node:stream";
+
+/** An output stream as the CLI uses it: written to, and asked whether it is a terminal. */
+export type OutStream = Writable & { isTTY?: boolean | undefined };
+
+/** What a command reads and writes, injected so tests run the CLI in process. */
+export interface CliIo {
+  stdout: OutStream;
+  stderr: OutStream;
+  stdin: Readable & { isTTY?: boolean | undefined };
+  env: Record<string, string | undefined>;
+}
+
+/** One invocation: its streams and the exit code the commands settle on. */
+export interface Cli extends CliIo {
+  exitCode: number;
+}
+
+/** This process's streams and environment. */
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}

@@ -1,0 +1,55 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../errors.js";
+import { openStore } from "../store/open.js";
+import type { Store } from "../store/store.js";
+
+export const isPostgresUrl = (location: string) => /^postgres(ql)?:\/\//.test(location);
+
+/**
+ * A what-if store: a private copy of the SQLite store (taken with SQLite's online backup, so a
+ * store another process is writing copies consistently), deleted on close. The run reads and
+ * writes the copy as it would the real one; the real one is never opened for writing.
+ * PostgreSQL is refused: a copy of a team database is not something to take behind its back.
+ */
+export async function openWhatIfStore(location: string): Promise<Store> {
+  if (isPostgresUrl(location))
+    throw new UserError(
+      "--now without --commit is a what-if, which runs on a private copy of a SQLite store; " +
+        "with PostgreSQL pass --commit to run for real at that clock",
+    );
+  const dir = mkdtempSync(join(tmpdir(), "iamwarden-what-if-"));
+  const copy = join(dir, "what-if.db");
+  try {
+    if (existsSync(location)) {
+      const { default: Database } = await import("better-sqlite3");
+      const source = new Database(location, { readonly: true, fileMustExist: true });
+      try {
+        await source.backup(copy);
+      } finally {
+        source.close();
+      }
+    }
+    const store = await openStore(copy);
+    return {
+      ...store,
+      async close() {
+        try {
+          await store.close();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${location}: cannot copy the store for a what-if (${(e as Error).message})`);
+  }
+}
+
+/** The store of a run: the real one, or a throwaway copy for a what-if. */
+export function openRunStore(location: string, opts: { whatIf?: boolean | undefined } = {}): Promise<Store> {
+  return opts.whatIf ? openWhatIfStore(location) : openStore(location);
+}
