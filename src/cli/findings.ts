@@ -2,10 +2,13 @@ import Table from "cli-table3";
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
 import { FINDING_STATUSES, type FindingStatus, SEVERITIES, type Severity } from "../model/finding.js";
-import { findingsCsv } from "../outputs/findings-csv.js";
-import { findingsTable } from "../outputs/findings-table.js";
+import { findingTotals } from "../outputs/findings-table.js";
+import { FINDING_FORMAT_NAMES, renderFindings } from "../outputs/formats.js";
 import { presentFinding } from "../outputs/present.js";
-import { resolveFinding } from "../run/findings.js";
+import { parseTime } from "../run/event-sources.js";
+import { queryFindings, resolveFinding } from "../run/findings.js";
+import { safeLines, safeText } from "../util/terminal.js";
+import { VERSION } from "../version.js";
 import { commaList, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
 import type { Cli } from "./io.js";
 
@@ -27,33 +30,50 @@ export function register(program: Command, cli: Cli): void {
 
   findings
     .command("list")
-    .description("list findings from the store")
+    .description("list findings from the store: open ones unless --status says otherwise")
     .option(
       "--status <status>",
-      "open, resolved, suppressed, remediated (repeatable or comma-separated)",
+      "open (default), resolved, suppressed, remediated, or all (repeatable or comma-separated)",
       commaList,
     )
     .option("--check <check>", "check name (repeatable)", commaList)
-    .option("--account <id>", "account id (repeatable)", commaList)
+    .option("--account <id>", "account id or alias (repeatable)", commaList)
     .option("--severity <severity>", "severity (repeatable)", commaList)
+    .option("--user <name>", "IAM user or principal, any case (repeatable)", commaList)
+    .option("--since <iso>", "only findings seen at or after this time")
     .option("--limit <n>", "at most this many", (v) => Number.parseInt(v, 10))
-    .addOption(formatOption(["table", "json", "csv"]))
+    .addOption(formatOption(FINDING_FORMAT_NAMES))
     .action(async (opts, cmd: Command) => {
       const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
-      const status = oneOf<FindingStatus>("--status", opts.status, FINDING_STATUSES);
+      const all = (opts.status as string[] | undefined)?.includes("all");
+      const status = all
+        ? undefined
+        : (oneOf<FindingStatus>("--status", opts.status, FINDING_STATUSES) ?? ["open"]);
       const severity = oneOf<Severity>("--severity", opts.severity, SEVERITIES);
-      await withRun(cli, s, "read", async ({ store }) => {
-        const rows = await store.listFindings({
+      const since = parseTime("--since", opts.since);
+      await withRun(cli, s, "read", async (ctx) => {
+        const rows = await queryFindings(ctx, {
           status,
           severity,
           check: opts.check,
           account: opts.account,
+          user: opts.user,
+          since,
           limit: opts.limit,
         });
         const shown = rows.map((f) => presentFinding(f, s.showKeyIds));
-        if (opts.format === "json") cli.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-        else if (opts.format === "csv") cli.stdout.write(findingsCsv(shown));
-        else cli.stdout.write(findingsTable(shown));
+        cli.stdout.write(
+          renderFindings(opts.format, shown, {
+            now: s.now,
+            version: VERSION,
+            region: s.loaded.config.aws.region,
+            width: cli.stdout.isTTY ? cli.stdout.columns : undefined,
+            account: true,
+          }),
+        );
+        if (opts.format === "table" && shown.length > 10) cli.stderr.write(findingTotals(shown));
+        if (opts.format === "table" && !opts.status && !shown.length)
+          cli.stderr.write("No open findings (--status all lists every finding).\n");
       });
     });
 
@@ -86,15 +106,45 @@ export function register(program: Command, cli: Cli): void {
           ["first seen", shown.firstSeen],
           ["last seen", shown.lastSeen],
           ["resolved at", shown.resolvedAt],
-          ...Object.entries(shown.details).filter(([k]) => k !== "events"),
+          ...Object.entries(shown.details).filter(([k]) => k !== "events" && k !== "eventCount"),
           ["tickets", Object.keys(shown.tickets).length ? JSON.stringify(shown.tickets) : undefined],
         ];
         for (const [k, v] of rows) {
           if (v === undefined || v === null) continue;
-          t.push({ [k]: typeof v === "object" ? JSON.stringify(v) : String(v) });
+          t.push({ [k]: safeText(typeof v === "object" ? JSON.stringify(v) : String(v)) });
         }
-        cli.stdout.write(`${t.toString()}\n\nHistory:\n`);
-        for (const e of history) cli.stdout.write(`  ${e.at}  ${e.from ?? "-"} → ${e.to}  ${e.cause}\n`);
+        cli.stdout.write(`${t.toString()}\n`);
+        const events = Array.isArray(shown.details.events)
+          ? (shown.details.events as Record<string, unknown>[])
+          : [];
+        if (events.length) {
+          const count = Number(shown.details.eventCount ?? events.length);
+          cli.stdout.write(
+            `\nCalls (${events.length === count ? count : `last ${events.length} of ${count}`}):\n`,
+          );
+          for (const e of events) {
+            const target =
+              e.target && typeof e.target === "object"
+                ? Object.entries(e.target as Record<string, unknown>)
+                    .map(([k, v]) => `${k}=${String(v)}`)
+                    .join(" ")
+                : "";
+            const line = [
+              String(e.time ?? ""),
+              e.action ?? e.eventName,
+              target,
+              e.sourceIp ? `from ${String(e.sourceIp)}` : "",
+              e.outcome,
+              e.errorCode,
+            ]
+              .filter(Boolean)
+              .join("  ");
+            cli.stdout.write(`  ${safeText(line)}\n`);
+          }
+        }
+        cli.stdout.write("\nHistory:\n");
+        for (const e of history)
+          cli.stdout.write(safeLines(`  ${e.at}  ${e.from ?? "-"} → ${e.to}  ${e.cause}\n`));
         if (outbox.length) {
           cli.stdout.write("\nNotifications:\n");
           for (const o of outbox) {

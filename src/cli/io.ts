@@ -1,7 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 
-/** An output stream as the CLI uses it: written to, and asked whether it is a terminal. */
-export type OutStream = Writable & { isTTY?: boolean | undefined };
+/** An output stream as the CLI uses it: written to, and asked whether it is a terminal (and how wide). */
+export type OutStream = Writable & { isTTY?: boolean | undefined; columns?: number | undefined };
 
 /** What a command reads and writes, injected so tests run the CLI in process. */
 export interface CliIo {

@@ -3,6 +3,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { EXIT, UserError } from "../errors.js";
+import { VERSION } from "../version.js";
 import { registerCommands } from "./commands.js";
 import { type Cli, type CliIo, processIo } from "./io.js";
 
@@ -16,7 +17,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const program = new Command()
     .name("iamwarden")
     .description("Keeps cloud identities clean and answers when they are misused.")
-    .version("0.1.0")
+    .version(VERSION)
     .option("-c, --config <file>", "config file (YAML or JSON)")
     .option("--store <location>", "SQLite file or postgres:// URL (overrides the config)")
     .option(

@@ -2,11 +2,13 @@ import { type Command, Option } from "commander";
 import type { Config } from "../config/schema.js";
 import { EXIT } from "../errors.js";
 import { SEVERITIES, type Severity, severityRank } from "../model/finding.js";
-import { findingsCsv } from "../outputs/findings-csv.js";
-import { findingsTable } from "../outputs/findings-table.js";
+import { findingTotals } from "../outputs/findings-table.js";
+import { FINDING_FORMAT_NAMES, renderFindings } from "../outputs/formats.js";
 import { influxLines } from "../outputs/influx.js";
 import { presentFinding } from "../outputs/present.js";
 import { readCredentialReport, runScan, type ScanInput, type ScanReport } from "../run/scan.js";
+import { safeText } from "../util/terminal.js";
+import { VERSION } from "../version.js";
 import { collect, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
 import type { Cli } from "./io.js";
 
@@ -14,8 +16,9 @@ interface ScanFlags {
   account?: string[];
   mode?: Config["aws"]["mode"];
   credentialReport?: string;
-  format: "table" | "json" | "csv" | "influx";
+  format: string;
   notify: boolean;
+  quiet?: boolean;
   failOn?: Severity;
 }
 
@@ -65,10 +68,11 @@ async function accountBar(cli: Cli, enabled: boolean) {
   };
 }
 
-function render(cli: Cli, r: ScanReport, format: ScanFlags["format"], showKeyIds: boolean, config: Config) {
+function render(cli: Cli, r: ScanReport, flags: ScanFlags, showKeyIds: boolean, config: Config) {
+  const { format } = flags;
   for (const a of r.accounts) {
-    if (!a.ok) cli.stderr.write(`iamwarden: account ${a.account.id}: ${a.error}\n`);
-    for (const w of a.warnings) cli.stderr.write(`iamwarden: account ${a.account.id}: ${w}\n`);
+    if (!a.ok) cli.stderr.write(`iamwarden: account ${a.account.id}: ${safeText(a.error ?? "failed")}\n`);
+    for (const w of a.warnings) cli.stderr.write(`iamwarden: account ${a.account.id}: ${safeText(w)}\n`);
   }
   const shown = r.findings.map((f) => presentFinding(f, showKeyIds));
   if (format === "influx") {
@@ -89,11 +93,19 @@ function render(cli: Cli, r: ScanReport, format: ScanFlags["format"], showKeyIds
       delivery: r.delivery,
     };
     cli.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else if (format === "csv") {
-    cli.stdout.write(findingsCsv(shown));
   } else {
-    cli.stdout.write(findingsTable(shown));
-    cli.stderr.write(`${summaryLine(r)}\n`);
+    cli.stdout.write(
+      renderFindings(format, shown, {
+        now: new Date(r.now),
+        version: VERSION,
+        region: config.aws.region,
+        width: cli.stdout.isTTY ? cli.stdout.columns : undefined,
+      }),
+    );
+    if (format === "table" && !flags.quiet) {
+      if (shown.length > 10) cli.stderr.write(findingTotals(shown));
+      cli.stderr.write(`${summaryLine(r)}\n`);
+    }
   }
   if (r.whatIf && format !== "json") {
     const n = r.wouldNotify ?? 0;
@@ -110,8 +122,9 @@ export function register(program: Command, cli: Cli): void {
     .option("-a, --account <id>", "scan only this account (repeatable)", collect)
     .addOption(new Option("--mode <mode>", "how to read IAM").choices(["api", "credential-report", "auto"]))
     .option("--credential-report <file>", "judge a saved credential report offline (no AWS access)")
-    .addOption(formatOption(["table", "json", "csv", "influx"]))
+    .addOption(formatOption([...FINDING_FORMAT_NAMES, "influx"]))
     .option("--no-notify", "queue notifications but do not deliver them now")
+    .option("-q, --quiet", "no progress bar, totals or summary on stderr (errors still)")
     .addOption(
       new Option(
         "--fail-on <severity>",
@@ -127,7 +140,7 @@ export function register(program: Command, cli: Cli): void {
             snapshots: readCredentialReport(flags.credentialReport, s.loaded.config, flags.account),
           }
         : { kind: "aws", accounts: flags.account, mode: flags.mode };
-      const bar = await accountBar(cli, input.kind === "aws" && flags.format !== "influx");
+      const bar = await accountBar(cli, input.kind === "aws" && flags.format !== "influx" && !flags.quiet);
       const report = await withRun(cli, s, "write", async (ctx) => {
         try {
           return await runScan(ctx, input, {
@@ -139,7 +152,7 @@ export function register(program: Command, cli: Cli): void {
           bar?.stop();
         }
       });
-      render(cli, report, flags.format, s.showKeyIds, s.loaded.config);
+      render(cli, report, flags, s.showKeyIds, s.loaded.config);
       cli.exitCode = exitCode(report, flags.failOn);
     });
 }

@@ -22,7 +22,7 @@ describe("completion", () => {
         { encoding: "utf8" },
       ).stdout.trim();
     expect(ask("iamwarden", "findings", "li")).toBe("list");
-    expect(ask("iamwarden", "scan", "--format", "")).toBe("table json csv influx");
+    expect(ask("iamwarden", "scan", "--format", "")).toBe("table json csv markdown sarif asff ocsf influx");
     expect(ask("iamwarden", "doc")).toBe("doctor");
     expect(ask("iamwarden", "scan", "--fail")).toBe("--fail-on");
   });
