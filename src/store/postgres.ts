@@ -2,6 +2,7 @@ import pg from "pg";
 import { UserError } from "../errors.js";
 import type { Finding, FindingEvent } from "../model/finding.js";
 import type { NewOutboxItem } from "../model/outbox.js";
+import { postgresKnownKeys } from "./known-keys.js";
 import { migrations } from "./migrations/index.js";
 import {
   auditFromRow,
@@ -191,6 +192,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   const store: Store = {
     kind: "postgres",
+    ...postgresKnownKeys(pool),
 
     async reconcile(scope, plan) {
       return inTransaction(pool, async (c) => {

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../errors.js";
 import type { Finding } from "../model/finding.js";
+import { sqliteKnownKeys } from "./known-keys.js";
 import { migrations } from "./migrations/index.js";
 import {
   auditFromRow,
@@ -131,6 +132,7 @@ export function openSqliteStore(path: string): Store {
 
   const store: Store = {
     kind: "sqlite",
+    ...sqliteKnownKeys(db),
 
     async reconcile(scope, plan) {
       return reconcileTx.immediate(scope, plan);

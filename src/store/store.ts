@@ -1,6 +1,7 @@
 import type { AuditEntry, NewAuditEntry } from "../model/audit.js";
 import type { Finding, FindingEvent, FindingStatus, Severity } from "../model/finding.js";
 import type { NewOutboxItem, OutboxItem, OutboxStatus } from "../model/outbox.js";
+import type { KnownKeysStore } from "./known-keys.js";
 
 /** What one reconcile writes, computed by the engine's pure planner. */
 export interface ReconcilePlan {
@@ -37,7 +38,7 @@ export interface RunRecord {
  * The only door to the database. Every method is async so that SQLite and PostgreSQL share it.
  * Nothing outside store/ writes SQL.
  */
-export interface Store {
+export interface Store extends KnownKeysStore {
   readonly kind: "sqlite" | "postgres";
 
   /**

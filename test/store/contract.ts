@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { NewAuditEntry } from "../../src/model/audit.js";
 import type { Finding, FindingEvent } from "../../src/model/finding.js";
+import type { KnownKey } from "../../src/model/known-key.js";
 import type { NewOutboxItem } from "../../src/model/outbox.js";
 import { OUTBOX_LEASE_MS, type ReconcilePlan, type Store } from "../../src/store/store.js";
 import { finding, T0 } from "./fixtures.js";
@@ -549,6 +550,37 @@ export function storeContract(
         await store.appendAudit(audit());
         await expect(hooks.exec("DELETE FROM audit_log")).rejects.toThrow(/append-only/);
         expect(await store.listAudit()).toHaveLength(1);
+      });
+    });
+
+    describe("known keys", () => {
+      const known = (keyId: string, p: Partial<KnownKey> = {}): KnownKey => ({
+        account: "111111111111",
+        keyId,
+        user: "alice",
+        userArn: "arn:aws:iam::111111111111:user/alice",
+        userCreated: "2020-01-01T00:00:00.000Z",
+        created: "2025-01-01T10:00:00.000Z",
+        status: "Active",
+        used: false,
+        listedAt: T0,
+        ...p,
+      });
+
+      it("keeps key ids per account, updates them in place and forgets removed ones", async () => {
+        const a = known("AKIAAAAAAAAAAAAAAAA1");
+        const b = known("AKIAAAAAAAAAAAAAAAA2", { user: "bob,ops", status: "Inactive", used: true });
+        const other = known("AKIAAAAAAAAAAAAAAAA3", { account: "222222222222" });
+        await store.saveKnownKeys("111111111111", { upsert: [b, a], remove: [] });
+        await store.saveKnownKeys("222222222222", { upsert: [other], remove: [] });
+        expect(await store.knownKeys("111111111111")).toEqual([a, b]);
+
+        const moved = { ...a, status: "Inactive" as const, used: true, listedAt: at(5) };
+        await store.saveKnownKeys("111111111111", { upsert: [moved], remove: [b.keyId, other.keyId] });
+        expect(await (await another()).knownKeys("111111111111")).toEqual([moved]);
+        // A removal names keys of its own account only.
+        expect(await store.knownKeys("222222222222")).toEqual([other]);
+        expect(await store.knownKeys("333333333333")).toEqual([]);
       });
     });
 

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getAccountAuthorizationDetails } from "./authorization-details.js";
 import {
   awsError,
   type JsonOperation,
@@ -321,6 +322,7 @@ export const readOps: Operation[] = [
   listUserPolicies,
   generateCredentialReport,
   getCredentialReport,
+  getAccountAuthorizationDetails,
   getCallerIdentity,
   assumeRole,
   listAccounts,
