@@ -1,11 +1,11 @@
 import pLimit from "p-limit";
 import { snapshotKnows } from "../checks/check.js";
-import { checkNamed, stateChecks } from "../checks/registry.js";
+import { stateChecks } from "../checks/registry.js";
 import { describeAwsError } from "../cloud/aws/errors.js";
 import type { AccountTarget } from "../cloud/target.js";
 import type { Config } from "../config/schema.js";
 import type { Candidate } from "../model/finding.js";
-import type { AccessKey, AccountSnapshot } from "../model/observations.js";
+import type { AccountSnapshot } from "../model/observations.js";
 import type { AccountReader } from "../sources/account-reader.js";
 import type { Store } from "../store/store.js";
 import { exceptionsFor, matchException } from "./exceptions.js";
@@ -49,16 +49,6 @@ export function runStateChecks(snapshot: AccountSnapshot, checks: ChecksSettings
   return { ran, candidates };
 }
 
-/** Candidates about keys: only those need key ids looked up. */
-const keyCandidates = (candidates: Candidate[]) =>
-  candidates.filter((c) => checkNamed(c.check)?.subject === "access-key");
-
-/** Keys behind candidates, so that only those need ids or tags fetched. */
-function keysWithCandidates(snapshot: AccountSnapshot, candidates: Candidate[]): AccessKey[] {
-  const users = new Set(candidates.map((c) => c.details.username));
-  return snapshot.keys.filter((k) => users.has(k.user));
-}
-
 /**
  * Judges one account's snapshot and reconciles its findings in one transaction. A snapshot that
  * is not complete never resolves anything.
@@ -67,30 +57,10 @@ export async function reconcileSnapshot(
   snapshot: AccountSnapshot,
   config: Config,
   deps: ScanDeps,
-  reader?: AccountReader,
-  target?: AccountTarget,
 ): Promise<{ summary: PlanSummary; candidates: number }> {
-  let { ran, candidates } = runStateChecks(snapshot, config.checks, deps.now);
-
-  // Report-derived keys have no ids: fetch them only for users with candidates, then judge again
-  // so that the findings are keyed by the real key id.
-  const keyed = keyCandidates(candidates);
-  if (reader?.resolveKeyIds && target && snapshot.keys.some((k) => !k.keyId) && keyed.length) {
-    await reader.resolveKeyIds(target, keysWithCandidates(snapshot, keyed));
-    ({ ran, candidates } = runStateChecks(snapshot, config.checks, deps.now));
-  }
-
-  // Tags decide exemptions; fetched only for users with candidates, as many at once as the
-  // account's API concurrency allows.
-  const tags = new Map<string, Record<string, string>>();
-  const userTags = reader?.userTags;
-  if (userTags && target) {
-    const users = [...new Set(candidates.map((c) => c.owner))].filter(
-      (u): u is string => Boolean(u) && u !== "<root_account>",
-    );
-    const limit = pLimit(config.aws.concurrency);
-    await Promise.all(users.map((u) => limit(async () => tags.set(u, await userTags(target, u)))));
-  }
+  const { ran, candidates } = runStateChecks(snapshot, config.checks, deps.now);
+  // Tags decide exemptions; the reader sets them on the snapshot's users.
+  const tags = new Map(snapshot.users.map((u) => [u.name, u.tags]));
   const entries = exceptionsFor(config.exceptions, snapshot.account.id);
   const result = await deps.store.reconcile({ account: snapshot.account.id, checks: ran }, (existing) =>
     planReconcile(existing, {
@@ -130,8 +100,8 @@ export async function scanAccounts(
       limit(async (): Promise<AccountResult> => {
         let result: AccountResult;
         try {
-          const snapshot = await reader.read(target);
-          const r = await reconcileSnapshot(snapshot, config, deps, reader, target);
+          const snapshot = await reader.read(target, { knownKeys: deps.store });
+          const r = await reconcileSnapshot(snapshot, config, deps);
           result = { account: target, ok: true, snapshot, ...r };
         } catch (e) {
           result = {

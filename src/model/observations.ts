@@ -39,6 +39,24 @@ export interface IamUser {
   passwordLastUsed?: Date | undefined;
   passwordLastChanged?: Date | undefined;
   mfaActive?: boolean | undefined;
+  /** IAM's unique id (AIDA…). */
+  id?: string | undefined;
+  /** Groups the user belongs to. */
+  groups?: string[] | undefined;
+  /** Managed policy ARNs attached to the user itself. */
+  attachedPolicies?: string[] | undefined;
+  /** Managed policy ARNs attached to the user's groups (admin rights often come this way). */
+  groupPolicies?: string[] | undefined;
+  /** Names of the user's inline policies. */
+  inlinePolicies?: string[] | undefined;
+}
+
+/** An IAM group as GetAccountAuthorizationDetails describes it. */
+export interface IamGroup {
+  name: string;
+  arn?: string | undefined;
+  attachedPolicies: string[];
+  inlinePolicies: string[];
 }
 
 export interface RootKey {
@@ -58,6 +76,8 @@ export interface AccountSnapshot {
   users: IamUser[];
   keys: AccessKey[];
   root?: RootKey[] | undefined;
+  /** The account's groups, when the read included them (users' groups and policies are set then). */
+  groups?: IamGroup[] | undefined;
   complete: boolean;
   warnings: string[];
 }

@@ -1,14 +1,17 @@
 import type { AccountTarget } from "../cloud/target.js";
-import type { AccessKey, AccountSnapshot } from "../model/observations.js";
+import type { AccountSnapshot } from "../model/observations.js";
+import type { KnownKeysStore } from "../store/known-keys.js";
 
-/** What the scan needs from a source of account inventories. */
+/** What a read may use besides the account itself. */
+export interface ReadContext {
+  /** Key ids seen before, so that a credential-report read asks IAM only for keys it has not seen. */
+  knownKeys?: KnownKeysStore | undefined;
+}
+
+/**
+ * What the scan needs from a source of account inventories: complete snapshots, every key with
+ * its id where it can be known for sure, every user with its tags.
+ */
 export interface AccountReader {
-  read(target: AccountTarget): Promise<AccountSnapshot>;
-  /** Tags of one IAM user (fetched only for users that have a candidate finding). */
-  userTags?(target: AccountTarget, user: string): Promise<Record<string, string>>;
-  /**
-   * Fills in key ids for report-derived keys that have candidates (ListAccessKeys per user,
-   * matched by creation date). Returns the keys with keyId or matchNote set.
-   */
-  resolveKeyIds?(target: AccountTarget, keys: AccessKey[]): Promise<void>;
+  read(target: AccountTarget, ctx?: ReadContext): Promise<AccountSnapshot>;
 }

@@ -1,15 +1,13 @@
-import { paginateListUserTags } from "@aws-sdk/client-iam";
 import type { AwsClientFactory } from "../../cloud/aws/clients.js";
-import { describeAwsError, isAccessDenied, isNoSuchEntity } from "../../cloud/aws/errors.js";
+import { describeAwsError, isAccessDenied } from "../../cloud/aws/errors.js";
 import type { AccountTarget } from "../../cloud/target.js";
 import type { Config } from "../../config/schema.js";
 import type { AccountSnapshot } from "../../model/observations.js";
-import type { AccountReader } from "../account-reader.js";
+import type { AccountReader, ReadContext } from "../account-reader.js";
 import {
   CredentialReportTimeout,
   type ReportPollOptions,
   readAccountViaReport,
-  resolveReportKeyIds,
 } from "./credential-report.js";
 import { readAccountViaApi } from "./iam-api.js";
 
@@ -39,37 +37,24 @@ export function awsAccountReader(
   const iamOf = (target: AccountTarget) => factory.forAccount(target).iam;
 
   return {
-    async read(target: AccountTarget): Promise<AccountSnapshot> {
+    async read(target: AccountTarget, ctx: ReadContext = {}): Promise<AccountSnapshot> {
       const iam = iamOf(target);
-      if (mode === "api") return readAccountViaApi(iam, target, { concurrency });
-      if (mode === "credential-report") return readAccountViaReport(iam, target, opts.report);
+      const { knownKeys } = ctx;
+      const viaApi = () => readAccountViaApi(iam, target, { concurrency, knownKeys });
+      const viaReport = () =>
+        readAccountViaReport(iam, target, { poll: opts.report, concurrency, knownKeys });
+      if (mode === "api") return viaApi();
+      if (mode === "credential-report") return viaReport();
       try {
-        return await readAccountViaReport(iam, target, opts.report);
+        return await viaReport();
       } catch (e) {
         if (!isAccessDenied(e) && !(e instanceof CredentialReportTimeout)) throw e;
-        const snapshot = await readAccountViaApi(iam, target, { concurrency });
+        const snapshot = await viaApi();
         snapshot.warnings.unshift(
           `credential report unavailable (${describeAwsError(e)}); read through the IAM API instead`,
         );
         return snapshot;
       }
-    },
-
-    async userTags(target: AccountTarget, user: string): Promise<Record<string, string>> {
-      const tags: Record<string, string> = {};
-      try {
-        for await (const page of paginateListUserTags({ client: iamOf(target) }, { UserName: user })) {
-          for (const t of page.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? "";
-        }
-      } catch (e) {
-        // Deleted since the read: no tags to exempt it by.
-        if (!isNoSuchEntity(e)) throw e;
-      }
-      return tags;
-    },
-
-    async resolveKeyIds(target, keys) {
-      await resolveReportKeyIds(iamOf(target), keys, { concurrency });
     },
   };
 }

@@ -38,7 +38,7 @@ function keyCount(state: EmuState) {
 }
 
 describe("api read", () => {
-  it("follows ListUsers markers past 100 users and asks last use of Active keys only", async () => {
+  it("follows directory markers past 100 entities and asks last use of Active keys only", async () => {
     const state = createState();
     const seeded = seedUsers(state, HOME, { users: 250, seed: 7 });
     // IAM may return fewer items than MaxItems: the reader must follow IsTruncated/Marker.
@@ -49,7 +49,16 @@ describe("api read", () => {
     expect(snap.root).toBeUndefined();
     expect(snap.users).toHaveLength(250);
     expect(snap.keys).toHaveLength(seeded.keys);
-    expect(emu.calls.byAction.ListUsers).toBe(3);
+    // 250 users and 4 groups, 100 a page: tags, groups and policies come with them.
+    expect(emu.calls.byAction.GetAccountAuthorizationDetails).toBe(3);
+    expect(emu.calls.byAction.ListUsers).toBeUndefined();
+    expect(emu.calls.byAction.ListUserTags).toBeUndefined();
+    const tagged = [...state.accounts.get(HOME)!.users.values()].filter((u) => u.tags.length);
+    expect(tagged.length).toBeGreaterThan(0);
+    for (const u of tagged)
+      expect(snap.users.find((x) => x.name === u.name)?.tags).toEqual(
+        Object.fromEntries(u.tags.map((t) => [t.Key, t.Value])),
+      );
     expect(emu.calls.byAction.ListAccessKeys).toBe(250);
     expect(emu.calls.byAction.GetAccessKeyLastUsed).toBe(keyCount(state).active);
     expect(snap.account).toEqual({ id: HOME, alias: "home" });
