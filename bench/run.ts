@@ -3,7 +3,7 @@
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const suites = [
-  ["scan: api vs credential report vs naive per-user", "./scan.js"],
+  ["scan: per-user pattern vs first and steady-state scans", "./scan.js"],
   ["reconcile: 100,000 findings in SQLite", "./reconcile.js"],
   ["events: replay vs gunzip + JSON.parse floor", "./events.js"],
 ] as const;

@@ -30,6 +30,9 @@ export interface SeedSummary {
   activeKeys: number;
   /** Users with an Active key that key-inactive (90 d) or key-age (165 d warn) flags. */
   problemUsers: number;
+  /** Users holding at least one key, and at least one Active key. */
+  usersWithKeys?: number;
+  usersWithActiveKeys?: number;
 }
 
 /** mulberry32: small, fast and deterministic. */
@@ -65,7 +68,14 @@ export function seedUsers(state: EmuState, accountId: string, opts: SeedOptions)
   if (!acct) throw new Error(`emulator: no account ${accountId}`);
   for (const g of GROUPS) if (!acct.groups.has(g)) addGroup(state, accountId, { name: g });
 
-  const summary: SeedSummary = { users: 0, keys: 0, activeKeys: 0, problemUsers: 0 };
+  const summary: SeedSummary = {
+    users: 0,
+    keys: 0,
+    activeKeys: 0,
+    problemUsers: 0,
+    usersWithKeys: 0,
+    usersWithActiveKeys: 0,
+  };
   for (let i = 0; i < opts.users; i++) {
     const service = rand() < 0.35;
     const n = String(i).padStart(5, "0");
@@ -95,6 +105,7 @@ export function seedUsers(state: EmuState, accountId: string, opts: SeedOptions)
     const r = rand();
     const keyCount = r < 0.1 ? 0 : r < 0.7 ? 1 : 2;
     const problem = keyCount > 0 && rand() < problemShare / 0.9;
+    let active = false;
     for (let k = 0; k < keyCount; k++) {
       let status: "Active" | "Inactive" = "Active";
       let created: Date;
@@ -127,9 +138,14 @@ export function seedUsers(state: EmuState, accountId: string, opts: SeedOptions)
       }
       addAccessKey(state, accountId, name, { status, createDate: created, lastUsed });
       summary.keys++;
-      if (status === "Active") summary.activeKeys++;
+      if (status === "Active") {
+        summary.activeKeys++;
+        active = true;
+      }
     }
     if (problem) summary.problemUsers++;
+    if (keyCount > 0) summary.usersWithKeys = (summary.usersWithKeys ?? 0) + 1;
+    if (active) summary.usersWithActiveKeys = (summary.usersWithActiveKeys ?? 0) + 1;
   }
   return summary;
 }
