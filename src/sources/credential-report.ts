@@ -49,6 +49,12 @@ export interface ReportRow {
         mfaActive: boolean;
       }
     | undefined;
+  /** What was odd about the row, each naming file and line. */
+  warnings?: string[] | undefined;
+  /** Not to be judged from the report: a duplicate, another account's user, or an unsure name. */
+  skip?: boolean | undefined;
+  /** For a row whose name and ARN could not be told apart: the splits that fit (maybe none). */
+  unsure?: { user: string; arn: string }[] | undefined;
   keys: {
     slot: 1 | 2;
     active: boolean;
@@ -102,7 +108,8 @@ const text = (v: string | undefined): string | undefined =>
 export function parseCredentialReport(csv: string, file: string): ReportRow[] {
   let records: string[][];
   try {
-    records = parse(csv, { relax_column_count: false, skip_empty_lines: true, trim: true });
+    // Rows may be longer than the header: an unquoted user name with commas (see nameAndArn).
+    records = parse(csv, { relax_column_count: true, skip_empty_lines: true, trim: true });
   } catch (e) {
     const err = e as Error & { lines?: number };
     throw new UserError(`${file}:${err.lines ?? 1}: ${err.message.replace(/^Invalid Record Length: /, "")}`);
@@ -115,13 +122,37 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
   const hasLogins = LOGIN_COLUMNS.every((c) => col.has(c));
 
   const rows: ReportRow[] = [];
+  const seen = new Map<string, number>();
+  let reportAccount: string | undefined;
   for (let i = 1; i < records.length; i++) {
     const rec = records[i]!;
     const line = i + 1;
-    const get = (c: string) => rec[col.get(c)!] ?? "";
-    const arn = get("arn");
-    const account = /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1];
+    const extra = rec.length - header.length;
+    // Only user and arn (the first two columns) can hold commas: an unquoted row is longer by
+    // their commas, and every later column sits `extra` places further right.
+    if (extra < 0 || (extra > 0 && (col.get("user") !== 0 || col.get("arn") !== 1)))
+      throw new UserError(`${file}:${line}: expected ${header.length} columns, got ${rec.length}`);
+    const get = (c: string) => rec[col.get(c)! + (col.get(c)! > 1 ? extra : 0)] ?? "";
+    const warnings: string[] = [];
+    const split = nameAndArn(rec, extra);
+    const unsure = "candidates" in split ? split.candidates : undefined;
+    const user = unsure ? (rec[0] ?? "") : (split as { user: string }).user;
+    const arn = unsure ? (unsure.find((c) => c.arn)?.arn ?? "") : (split as { arn: string }).arn;
+    // An unsure row belongs where its ARN-looking field says, else to the report's account.
+    const account = unsure
+      ? (ACCOUNT_OF.exec(rec.slice(0, 2 + extra).find((v) => ACCOUNT_OF.test(v)) ?? "")?.[1] ?? reportAccount)
+      : ACCOUNT_OF.exec(arn)?.[1];
     if (!account) throw new UserError(`${file}:${line}: arn is not an IAM ARN: ${JSON.stringify(arn)}`);
+    if (extra && !unsure)
+      warnings.push(
+        `${file}:${line}: unquoted user name with commas, read as ${JSON.stringify(user)} (its ARN ends with it)`,
+      );
+    if (unsure)
+      warnings.push(
+        `${file}:${line}: unquoted row whose user name and ARN cannot be told apart (one of ${unsure.map((c) => JSON.stringify(c.user)).join(", ")}); not judged from the report`,
+      );
+    if (rec.some((v) => v.includes("\uFFFD")))
+      warnings.push(`${file}:${line}: invalid UTF-8 (shown as \uFFFD) in the row of ${JSON.stringify(user)}`);
     const keys: ReportRow["keys"] = [];
     for (const slot of [1, 2] as const) {
       const p = `access_key_${slot}_`;
@@ -138,7 +169,6 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
         lastUsedService: text(get(`${p}last_used_service`)),
       });
     }
-    const user = get("user");
     const isRoot = user === "<root_account>" || arn.endsWith(":root");
     const login =
       hasLogins && !isRoot
@@ -150,10 +180,67 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
           }
         : undefined;
     const created = date(get("user_creation_time"), file, line, "user_creation_time");
-    rows.push({ line, user, arn, account, isRoot, created, login, keys });
+    // The root row names the report's account; a user of another account does not belong here.
+    if (isRoot) reportAccount ??= account;
+    let skip = Boolean(unsure);
+    if (reportAccount && account !== reportAccount && !isRoot) {
+      warnings.push(
+        `${file}:${line}: user ${JSON.stringify(user)} belongs to account ${account}, not ${reportAccount}; ignored`,
+      );
+      skip = true;
+    }
+    const first = seen.get(`${account}/${user}`);
+    if (!skip && first !== undefined) {
+      warnings.push(
+        `${file}:${line}: user ${JSON.stringify(user)} already appears on line ${first}; ignored`,
+      );
+      skip = true;
+    } else if (!skip) seen.set(`${account}/${user}`, line);
+    rows.push({
+      line,
+      user,
+      arn,
+      account: skip && reportAccount ? reportAccount : account,
+      isRoot,
+      created,
+      login,
+      keys,
+      ...(warnings.length ? { warnings } : {}),
+      ...(skip ? { skip } : {}),
+      ...(unsure ? { unsure } : {}),
+    });
   }
   return rows;
 }
+
+/**
+ * The user name and ARN of a row `extra` fields longer than the header (an unquoted name with
+ * commas, whose ARN then holds the same commas): the split whose ARN ends with user/…/<name>.
+ * IAM names have no slash, so at most one split fits unless the path also holds commas.
+ */
+function nameAndArn(
+  rec: string[],
+  extra: number,
+): { user: string; arn: string } | { candidates: { user: string; arn: string }[] } {
+  if (extra === 0) return { user: rec[0] ?? "", arn: rec[1] ?? "" };
+  const head = rec.slice(0, 2 + extra);
+  const fits: { user: string; arn: string }[] = [];
+  for (let k = 0; k <= extra; k++) {
+    const user = head.slice(0, k + 1).join(",");
+    const arn = head.slice(k + 1).join(",");
+    if (/^arn:aws[\w-]*:iam::\d{12}:user\//.test(arn) && arn.endsWith(`/${user}`)) fits.push({ user, arn });
+  }
+  const only = fits[0];
+  if (fits.length === 1 && only) return only;
+  // No ARN fits (a damaged row): every way to read the name, the ARN unknown.
+  return {
+    candidates: fits.length
+      ? fits
+      : Array.from({ length: extra + 1 }, (_, k) => ({ user: head.slice(0, k + 1).join(","), arn: "" })),
+  };
+}
+
+const ACCOUNT_OF = /^arn:aws[\w-]*:iam::(\d{12}):/;
 
 /**
  * Turns report rows into one snapshot per account. Keys have no ids here: the report does not
@@ -179,6 +266,10 @@ export function snapshotsFromReport(
       };
       byAccount.set(row.account, snap);
     }
+    snap.warnings.push(...(row.warnings ?? []));
+    // A user the report cannot name is a user not judged: nothing may be resolved on its account.
+    if (row.unsure) snap.complete = false;
+    if (row.skip) continue;
     if (row.isRoot) {
       snap.root = row.keys.map(
         (k): RootKey => ({

@@ -14,11 +14,11 @@ import {
 } from "../../cloud/aws/errors.js";
 import type { AccountTarget } from "../../cloud/target.js";
 import type { KnownKey, KnownKeysChange } from "../../model/known-key.js";
-import type { AccessKey, AccountSnapshot } from "../../model/observations.js";
+import type { AccessKey, AccountSnapshot, IamUser } from "../../model/observations.js";
 import type { KnownKeysStore } from "../../store/known-keys.js";
-import { parseCredentialReport, snapshotsFromReport } from "../credential-report.js";
+import { parseCredentialReport, type ReportRow, snapshotsFromReport } from "../credential-report.js";
 import { applyDirectory, type Directory, readDirectory, readUserTags } from "./directory.js";
-import { listUserKeys } from "./iam-api.js";
+import { listUserKeys, readOneUser } from "./iam-api.js";
 import {
   type ListedKey,
   listedRows,
@@ -168,10 +168,23 @@ export async function readAccountViaReport(
   ]);
   const rows = parseCredentialReport(report.csv, `credential report of ${target.id}`);
   const snapshots = snapshotsFromReport(rows, { [target.id]: target.alias });
-  const other = snapshots.find((s) => s.account.id !== target.id);
-  if (other)
-    throw new Error(`the credential report read for account ${target.id} is of account ${other.account.id}`);
-  const snapshot = snapshots[0] ?? emptySnapshot(target);
+  const mine = snapshots.find((s) => s.account.id === target.id);
+  const others = snapshots.filter((s) => s.account.id !== target.id);
+  if (!mine && others[0])
+    throw new Error(
+      `the credential report read for account ${target.id} is of account ${others[0].account.id}`,
+    );
+  const snapshot = mine ?? emptySnapshot(target);
+  for (const o of others)
+    snapshot.warnings.push(
+      `credential report of ${target.id}: ${o.users.length} user(s) of account ${o.account.id} ignored`,
+    );
+  await readUnsureRows(
+    iam,
+    snapshot,
+    rows.filter((r) => r.unsure && r.account === target.id),
+    dir,
+  );
 
   const change = await giveKeyIds(iam, snapshot, known, {
     reportTime: report.generatedTime,
@@ -180,6 +193,49 @@ export async function readAccountViaReport(
   await enrichUsers(iam, snapshot, dir, opts.concurrency);
   await opts.knownKeys?.saveKnownKeys(target.id, change);
   return snapshot;
+}
+
+/**
+ * Rows whose user name the report cannot give for sure (unquoted commas): the directory tells
+ * which candidate exists, and that user is read through the API. The snapshot is complete again
+ * once every such row is read.
+ */
+async function readUnsureRows(
+  iam: IAMClient,
+  snapshot: AccountSnapshot,
+  rows: ReportRow[],
+  dir: Directory | string,
+): Promise<void> {
+  if (!rows.length) return;
+  let unread = 0;
+  for (const row of rows) {
+    // A candidate without ARN (the row's ARN fitted no name) is tried by name alone.
+    const fits = (row.unsure ?? []).flatMap((c) => {
+      const d = typeof dir === "string" ? undefined : dir.users.get(c.user);
+      return d && (!c.arn || d.arn === c.arn) ? [d] : [];
+    });
+    const only = fits[0];
+    if (fits.length !== 1 || !only || snapshot.users.some((u) => u.name === only.name)) {
+      unread++;
+      continue;
+    }
+    const user: IamUser = {
+      account: snapshot.account,
+      name: only.name,
+      arn: only.arn,
+      createDate: only.createDate,
+    };
+    try {
+      snapshot.keys.push(...(await readOneUser(iam, user)));
+    } catch (e) {
+      if (!isNoSuchEntity(e)) throw e;
+    }
+    snapshot.users.push(user);
+    snapshot.warnings.push(
+      `line ${row.line}: user ${JSON.stringify(only.name)} read through the IAM API instead`,
+    );
+  }
+  if (!unread) snapshot.complete = true;
 }
 
 /**
@@ -199,7 +255,8 @@ export async function giveKeyIds(
     byIdentity.set(id, [...(byIdentity.get(id) ?? []), k]);
   }
   const keysOf = new Map<string, AccessKey[]>();
-  for (const k of snapshot.keys) keysOf.set(k.user, [...(keysOf.get(k.user) ?? []), k]);
+  // Keys read through the API already have their ids.
+  for (const k of snapshot.keys) if (!k.keyId) keysOf.set(k.user, [...(keysOf.get(k.user) ?? []), k]);
 
   const changes: KnownKeysChange[] = [];
   const held = new Set<string>();

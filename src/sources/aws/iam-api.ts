@@ -57,6 +57,34 @@ export async function listUserKeys(iam: IAMClient, user: string): Promise<Access
 
 const known = (v: string | undefined) => (v && v !== "N/A" ? v : undefined);
 
+/**
+ * One user's keys with their last use, read through the API one call at a time: for the rare
+ * user a credential report cannot name for sure.
+ */
+export async function readOneUser(iam: IAMClient, user: IamUser): Promise<AccessKey[]> {
+  const keys: AccessKey[] = [];
+  for (const meta of await listUserKeys(iam, user.name)) {
+    if (!meta.AccessKeyId || !meta.CreateDate) continue;
+    const key: AccessKey = {
+      account: user.account,
+      user: user.name,
+      userArn: user.arn,
+      keyId: meta.AccessKeyId,
+      status: meta.Status === "Active" ? "Active" : "Inactive",
+      createDate: meta.CreateDate,
+    };
+    if (key.status === "Active") {
+      const used = (await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: meta.AccessKeyId })))
+        .AccessKeyLastUsed;
+      key.lastUsed = used?.LastUsedDate;
+      key.lastUsedService = known(used?.ServiceName);
+      key.lastUsedRegion = known(used?.Region);
+    }
+    keys.push(key);
+  }
+  return keys;
+}
+
 export async function readAccountViaApi(
   iam: IAMClient,
   target: AccountTarget,
