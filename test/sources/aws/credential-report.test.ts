@@ -93,7 +93,7 @@ describe("credential report read", () => {
     expect(snap.source).toBe("api");
     expect(snap.complete).toBe(true);
     expect(snap.warnings[0]).toMatch(
-      /^credential report unavailable \(AccessDenied: .*\); read through the IAM API/,
+      /^credential report unavailable \(access denied: .*iam:GenerateCredentialReport.*\); read through the IAM API/,
     );
   });
 

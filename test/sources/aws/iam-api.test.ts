@@ -143,7 +143,7 @@ describe("api read", () => {
     // Left out rather than judged as never used.
     expect(snap.keys).toEqual([]);
     expect(snap.warnings).toHaveLength(1);
-    expect(snap.warnings[0]).toMatch(/AccessDenied/);
+    expect(snap.warnings[0]).toMatch(/access denied: .*iam:GetAccessKeyLastUsed/);
     expect(snap.warnings[0]).not.toContain(key.id);
     expect(snap.warnings[0]).toContain(key.id.slice(-4));
   });

@@ -285,7 +285,7 @@ describe("users' tags, groups and policies", () => {
       const snap = await awsAccountReader(config, awsClientFactory(config.aws)).read(target);
       expect(snap.complete).toBe(true);
       expect(
-        snap.warnings.some((w) => w.startsWith("GetAccountAuthorizationDetails denied (AccessDenied")),
+        snap.warnings.some((w) => w.startsWith("GetAccountAuthorizationDetails denied (access denied")),
       ).toBe(true);
       // Only root-ish has an Active key, so only root-ish can have a finding to exempt.
       expect(emu.calls.byAction.ListUserTags).toBe(1);

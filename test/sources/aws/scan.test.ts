@@ -79,9 +79,7 @@ describe("scan of two accounts through assumed roles", () => {
     const second = await scan("run-2");
     expect(second[0]).toMatchObject({ ok: true });
     expect(second[1]).toMatchObject({ ok: false });
-    expect(second[1]?.error).toMatch(
-      /^AccessDenied: User: arn:aws:sts::333333333333:assumed-role\/iamwarden-audit/,
-    );
+    expect(second[1]?.error).toMatch(/^access denied: the role lacks iam:ListUsers/);
     expect(await openIn(A)).toEqual([]);
     expect(second[0]?.summary.resolved).toBe(openA.length);
     // The failed account resolved nothing.
