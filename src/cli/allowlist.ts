@@ -4,6 +4,7 @@ import {
   type Allowlist,
   type AllowlistError,
   describeAllowlistError,
+  describeOpen,
   matchingEntries,
 } from "../allowlist/allowlist.js";
 import { readAllowlistFile, readConfiguredAllowlists } from "../allowlist/config.js";
@@ -128,6 +129,8 @@ export function register(program: Command, cli: Cli): void {
       }
       const describe = (e: AllowlistError) =>
         e.file === "config" ? `${ctx.loaded.path ?? "config"}: ${e.reason}` : describeAllowlistError(e);
+      // Valid, but an allowlist that allows everything is no allowlist: `allowlist apply` refuses it.
+      const warnings = lists.flatMap(describeOpen);
       if (opts.format === "json") {
         cli.stdout.write(
           `${JSON.stringify(
@@ -135,13 +138,17 @@ export function register(program: Command, cli: Cli): void {
               ok: errors.length === 0,
               lists: lists.map((l) => ({ name: l.name, file: l.file, entries: l.entries.length })),
               errors: errors.map((e) => ({ ...e, message: describe(e) })),
+              warnings,
             },
             null,
             2,
           )}\n`,
         );
       } else {
-        for (const e of errors) cli.stderr.write(`${describe(e)}\n`);
+        for (const e of errors) cli.stderr.write(`${describe(e)}
+`);
+        for (const w of warnings) cli.stderr.write(`warning: ${w}
+`);
         for (const l of lists) {
           const bad = errors.filter((e) => e.file === l.file).length;
           cli.stdout.write(
