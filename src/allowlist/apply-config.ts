@@ -13,7 +13,10 @@ export const awsApplySettings = z
       .string()
       .regex(/^[\w+=,.@-]{1,120}$/, "an IAM policy name: letters, digits and +=,.@_-")
       .default("iamwarden-source-ip"),
-    path: z.string().regex(/^\/([\w+=,.@-]+\/)*$/, "an IAM path such as / or /security/").default("/"),
+    path: z
+      .string()
+      .regex(/^\/([\w+=,.@-]+\/)*$/, "an IAM path such as / or /security/")
+      .default("/"),
     /** Principals the policy is attached to, by name. */
     attach: z
       .object({

@@ -57,13 +57,18 @@ const doc = (statements: Statement[]) => JSON.stringify({ Version: "2012-10-17",
 
 /** The single policy: deny when the source address is not in the list. */
 function singleDocument(cidrs: string[], s: AwsApplySettings): string {
-  return doc([statement("IamwardenDenyOutsideAllowlist", { NotIpAddress: { "aws:SourceIp": cidrs }, ...exemptions(s) })]);
+  return doc([
+    statement("IamwardenDenyOutsideAllowlist", { NotIpAddress: { "aws:SourceIp": cidrs }, ...exemptions(s) }),
+  ]);
 }
 
 /** Requests with no source address (through a VPC endpoint) in split policies. */
 function noSourceStatement(s: AwsApplySettings): Statement {
   const c = exemptions(s);
-  return statement("IamwardenDenyWithoutSourceIp", { ...c, Null: { ...(c.Null ?? {}), "aws:SourceIp": "true" } });
+  return statement("IamwardenDenyWithoutSourceIp", {
+    ...c,
+    Null: { ...(c.Null ?? {}), "aws:SourceIp": "true" },
+  });
 }
 
 /** One slice of the address space and the allowed CIDRs inside it. */
@@ -81,7 +86,12 @@ const startOf = (cidr: string) => parseCidr(cidr).start;
  * Cuts one family's CIDRs into slices whose statement fits `budget` characters: each slice runs
  * from its first CIDR's address (or the family's first) to just before the next slice's.
  */
-function slices(family: 4 | 6, cidrs: string[], budget: number, s: AwsApplySettings): Omit<Statement, "Sid">[] {
+function slices(
+  family: 4 | 6,
+  cidrs: string[],
+  budget: number,
+  s: AwsApplySettings,
+): Omit<Statement, "Sid">[] {
   const out: Omit<Statement, "Sid">[] = [];
   const build = (from: bigint, i: number, j: number) => {
     const to = j + 1 < cidrs.length ? startOf(cidrs[j + 1]!) - 1n : MAX[family];
@@ -110,7 +120,8 @@ export function allowlistPolicies(cidrs: { v4: string[]; v6: string[] }, s: AwsA
   const all = [...cidrs.v4, ...cidrs.v6];
   if (!all.length) throw new UserError("an empty allowlist would deny every request; refusing to build it");
   const single = singleDocument(all, s);
-  if (policySize(single) <= POLICY_SIZE_LIMIT) return [{ part: 1, name: partName(s, 1), document: single, size: policySize(single) }];
+  if (policySize(single) <= POLICY_SIZE_LIMIT)
+    return [{ part: 1, name: partName(s, 1), document: single, size: policySize(single) }];
 
   // Budget per statement: what is left of a part once the envelope and part 1's extra statement are in.
   const envelope = doc([]).length + 1;

@@ -16,7 +16,11 @@ export function rangeToCidrs(family: 4 | 6, start: bigint, end: bigint): string[
   while (s <= end) {
     let size = 1n;
     // Grow the block while it stays aligned on s and inside the range.
-    while ((s & ((size << 1n) - 1n)) === 0n && s + (size << 1n) - 1n <= end && size << 1n <= 1n << BITS[family])
+    while (
+      (s & ((size << 1n) - 1n)) === 0n &&
+      s + (size << 1n) - 1n <= end &&
+      size << 1n <= 1n << BITS[family]
+    )
       size <<= 1n;
     let bits = 0n;
     while (1n << bits < size) bits++;

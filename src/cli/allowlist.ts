@@ -11,6 +11,7 @@ import { readAllowlistFile, readConfiguredAllowlists } from "../allowlist/config
 import { parseIp } from "../allowlist/ip.js";
 import { configPath } from "../config/load.js";
 import { EXIT, UserError } from "../errors.js";
+import { registerApply } from "./allowlist-apply.js";
 import { settings as cliSettings, formatOption, type GlobalOptions } from "./context.js";
 import type { Cli } from "./io.js";
 
@@ -57,7 +58,10 @@ function checkReport(
 }
 
 export function register(program: Command, cli: Cli): void {
-  const cmd = program.command("allowlist").description("check and validate the IP allowlists (.lst files)");
+  const cmd = program
+    .command("allowlist")
+    .description("check, validate and apply the IP allowlists (.lst files)");
+  registerApply(cmd, cli);
 
   cmd
     .command("check")
@@ -145,10 +149,8 @@ export function register(program: Command, cli: Cli): void {
           )}\n`,
         );
       } else {
-        for (const e of errors) cli.stderr.write(`${describe(e)}
-`);
-        for (const w of warnings) cli.stderr.write(`warning: ${w}
-`);
+        for (const e of errors) cli.stderr.write(`${describe(e)}\n`);
+        for (const w of warnings) cli.stderr.write(`warning: ${w}\n`);
         for (const l of lists) {
           const bad = errors.filter((e) => e.file === l.file).length;
           cli.stdout.write(

@@ -81,8 +81,11 @@ export interface AwsAllowlistPlan {
 
 const decode = (d: string | undefined) => (d === undefined ? undefined : decodeURIComponent(d));
 
-export const allowlistPolicyArn = (ctx: { partition?: string | undefined; account: string }, s: AwsApplySettings, name: string) =>
-  `arn:${ctx.partition ?? "aws"}:iam::${ctx.account}:policy${s.path}${name}`;
+export const allowlistPolicyArn = (
+  ctx: { partition?: string | undefined; account: string },
+  s: AwsApplySettings,
+  name: string,
+) => `arn:${ctx.partition ?? "aws"}:iam::${ctx.account}:policy${s.path}${name}`;
 
 async function policyState(iam: IAMClient, arn: string): Promise<PolicyState> {
   let defaultVersion: string | undefined;
@@ -96,8 +99,15 @@ async function policyState(iam: IAMClient, arn: string): Promise<PolicyState> {
   for await (const page of paginateListPolicyVersions({ client: iam }, { PolicyArn: arn }))
     for (const v of page.Versions ?? [])
       if (v.VersionId)
-        versions.push({ id: v.VersionId, isDefault: Boolean(v.IsDefaultVersion), createDate: v.CreateDate?.toISOString() });
-  versions.sort((a, b) => (a.createDate ?? "").localeCompare(b.createDate ?? "") || versionNumber(a.id) - versionNumber(b.id));
+        versions.push({
+          id: v.VersionId,
+          isDefault: Boolean(v.IsDefaultVersion),
+          createDate: v.CreateDate?.toISOString(),
+        });
+  versions.sort(
+    (a, b) =>
+      (a.createDate ?? "").localeCompare(b.createDate ?? "") || versionNumber(a.id) - versionNumber(b.id),
+  );
   const document = defaultVersion ? await versionDocument(iam, arn, defaultVersion) : undefined;
   return { arn, exists: true, defaultVersion, document, versions };
 }
@@ -117,7 +127,8 @@ async function attachedTo(iam: IAMClient, kind: PrincipalKind, name: string): Pr
       : kind === "user"
         ? paginateListAttachedUserPolicies({ client: iam }, { UserName: name })
         : paginateListAttachedRolePolicies({ client: iam }, { RoleName: name });
-  for await (const page of pages) for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) arns.push(p.PolicyArn);
+  for await (const page of pages)
+    for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) arns.push(p.PolicyArn);
   return arns;
 }
 
@@ -147,18 +158,31 @@ export async function planAwsAllowlist(
   };
   // Parts beyond the desired count that an earlier, longer list left behind.
   const names = desired.map((p) => ({ name: p.name, document: p.document, retired: false }));
-  for (let k = desired.length + 1; k <= 10; k++) names.push({ name: `${s.policyName}-${k}`, document: retiredDocument(s), retired: true });
+  for (let k = desired.length + 1; k <= 10; k++)
+    names.push({ name: `${s.policyName}-${k}`, document: retiredDocument(s), retired: true });
   for (const want of names) {
     const arn = allowlistPolicyArn(ctx, s, want.name);
     const current = await policyState(ctx.iam, arn);
     if (want.retired && !current.exists) continue;
     plan.currentCidrs.push(...allowedIn(current.document));
-    const action = !current.exists ? "create" : sameDocument(current.document, want.document) ? "none" : "new-version";
+    const action = !current.exists
+      ? "create"
+      : sameDocument(current.document, want.document)
+        ? "none"
+        : "new-version";
     const prune =
       action === "new-version" && current.versions.length >= MAX_VERSIONS
         ? current.versions.find((v) => !v.isDefault)?.id
         : undefined;
-    plan.parts.push({ name: want.name, arn, document: want.document, retired: want.retired, current, action, prune });
+    plan.parts.push({
+      name: want.name,
+      arn,
+      document: want.document,
+      retired: want.retired,
+      current,
+      action,
+      prune,
+    });
     if (action === "create") plan.changes.push(`create the policy ${want.name} (CreatePolicy)`);
     if (action === "new-version")
       plan.changes.push(
@@ -202,7 +226,11 @@ export interface AwsApplyResult {
 }
 
 /** Makes the planned changes, policies first and attachments last; stops at the first failure. */
-export async function applyAwsAllowlist(ctx: AwsAllowlistContext, plan: AwsAllowlistPlan, s: AwsApplySettings): Promise<AwsApplyResult> {
+export async function applyAwsAllowlist(
+  ctx: AwsAllowlistContext,
+  plan: AwsAllowlistPlan,
+  s: AwsApplySettings,
+): Promise<AwsApplyResult> {
   const { iam } = ctx;
   const ids: number[] = [];
   const run = async <T>(change: Parameters<typeof audited<T>>[1]) => {
@@ -257,11 +285,20 @@ export async function applyAwsAllowlist(ctx: AwsAllowlistContext, plan: AwsAllow
         before: { defaultVersion: part.current.defaultVersion, document: part.current.document },
         intent: { document: part.document, retired: part.retired },
         call: () =>
-          iam.send(new CreatePolicyVersionCommand({ PolicyArn: part.arn, PolicyDocument: part.document, SetAsDefault: true })),
+          iam.send(
+            new CreatePolicyVersionCommand({
+              PolicyArn: part.arn,
+              PolicyDocument: part.document,
+              SetAsDefault: true,
+            }),
+          ),
         verify: async (r) => {
           const st = await policyState(iam, part.arn);
           const versionId = r.PolicyVersion?.VersionId;
-          return { ok: st.defaultVersion === versionId && sameDocument(st.document, part.document), observed: { versionId } };
+          return {
+            ok: st.defaultVersion === versionId && sameDocument(st.document, part.document),
+            observed: { versionId },
+          };
         },
       });
       if (failed) return { auditIds: ids, failed };
@@ -274,7 +311,10 @@ export async function applyAwsAllowlist(ctx: AwsAllowlistContext, plan: AwsAllow
       before: { attached: false },
       intent: { kind: a.kind, name: a.name, policyArn: a.policyArn },
       call: () => attach(iam, a.kind, a.name, a.policyArn),
-      verify: async () => ({ ok: (await attachedTo(iam, a.kind, a.name)).includes(a.policyArn), observed: {} }),
+      verify: async () => ({
+        ok: (await attachedTo(iam, a.kind, a.name)).includes(a.policyArn),
+        observed: {},
+      }),
     });
     if (failed) return { auditIds: ids, failed };
   }
@@ -292,7 +332,13 @@ export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEnt
     message,
     auditId,
   });
-  const undo = async (before: Record<string, unknown>, intent: Record<string, unknown>, call: () => Promise<unknown>, verify: () => Promise<boolean>, done: string) => {
+  const undo = async (
+    before: Record<string, unknown>,
+    intent: Record<string, unknown>,
+    call: () => Promise<unknown>,
+    verify: () => Promise<boolean>,
+    done: string,
+  ) => {
     const o = await audited(ctx, {
       action: `rollback-${entry.action}`,
       target: entry.target,
@@ -302,11 +348,17 @@ export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEnt
       verify: async () => ({ ok: await verify(), observed: {} }),
       success: "rolled-back",
     });
-    return o.ok ? result("rolled-back", done, o.auditId) : result("failed", describeAwsError(o.error), o.auditId);
+    return o.ok
+      ? result("rolled-back", done, o.auditId)
+      : result("failed", describeAwsError(o.error), o.auditId);
   };
 
   if (entry.action === "allowlist-attach-policy") {
-    const { kind, name, policyArn } = entry.intent as { kind: PrincipalKind; name: string; policyArn: string };
+    const { kind, name, policyArn } = entry.intent as {
+      kind: PrincipalKind;
+      name: string;
+      policyArn: string;
+    };
     let attached: string[];
     try {
       attached = await attachedTo(iam, kind, name);
@@ -314,7 +366,8 @@ export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEnt
       if (isNoSuchEntity(e)) return result("nothing-to-undo", `the ${kind} ${name} no longer exists`);
       throw e;
     }
-    if (!attached.includes(policyArn)) return result("nothing-to-undo", `${policyArn} is no longer attached to ${name}`);
+    if (!attached.includes(policyArn))
+      return result("nothing-to-undo", `${policyArn} is no longer attached to ${name}`);
     return undo(
       { attached: true },
       { detach: policyArn },
@@ -332,7 +385,10 @@ export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEnt
     const previousDoc = entry.before.document as string | undefined;
     if (!st.exists) return result("nothing-to-undo", "the policy no longer exists");
     if (st.defaultVersion !== made)
-      return result("impossible", `the default version is ${st.defaultVersion}, not ${String(made)}: changed since; not overwritten`);
+      return result(
+        "impossible",
+        `the default version is ${st.defaultVersion}, not ${String(made)}: changed since; not overwritten`,
+      );
     if (previous && st.versions.some((v) => v.id === previous))
       return undo(
         { defaultVersion: st.defaultVersion, document: st.document },
@@ -342,18 +398,24 @@ export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEnt
         `default version back to ${previous}`,
       );
     if (!previousDoc) return result("impossible", "the audit entry holds no previous document");
-    return result("impossible", `the previous version ${previous} was deleted since; re-apply the previous lists instead`);
+    return result(
+      "impossible",
+      `the previous version ${previous} was deleted since; re-apply the previous lists instead`,
+    );
   }
 
   if (entry.action === "allowlist-create-policy") {
     if (!st.exists) return result("nothing-to-undo", "the policy no longer exists");
-    const attachments = (await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy?.AttachmentCount ?? 0;
+    const attachments =
+      (await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy?.AttachmentCount ?? 0;
     if (attachments > 0) return result("kept", `still attached to ${attachments} principals; not deleted`);
     return undo(
       { exists: true, versions: st.versions.map((v) => v.id), document: st.document },
       { deletePolicy: arn },
       async () => {
-        for (const v of st.versions) if (!v.isDefault) await iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.id }));
+        for (const v of st.versions)
+          if (!v.isDefault)
+            await iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.id }));
         await iam.send(new DeletePolicyCommand({ PolicyArn: arn }));
       },
       async () => !(await policyState(iam, arn)).exists,

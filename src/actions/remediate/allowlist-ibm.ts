@@ -38,7 +38,10 @@ export function ibmSettingCidrs(value: string): string[] {
   return [...c.v4, ...c.v6];
 }
 
-export async function planIbmAllowlist(ctx: IbmAllowlistContext, desiredCidrs: string[]): Promise<IbmAllowlistPlan> {
+export async function planIbmAllowlist(
+  ctx: IbmAllowlistContext,
+  desiredCidrs: string[],
+): Promise<IbmAllowlistPlan> {
   const now = await ctx.ibm.getIdentitySettings(ctx.account);
   const currentCidrs = ibmSettingCidrs(now.allowed_ip_addresses);
   const desired = desiredCidrs.join(",");
@@ -51,7 +54,11 @@ export async function planIbmAllowlist(ctx: IbmAllowlistContext, desiredCidrs: s
     desired,
     currentCidrs,
     desiredCidrs,
-    changes: same ? [] : [`set allowed_ip_addresses of ${ctx.account} (${desiredCidrs.length} CIDRs; If-Match ${now.entity_tag})`],
+    changes: same
+      ? []
+      : [
+          `set allowed_ip_addresses of ${ctx.account} (${desiredCidrs.length} CIDRs; If-Match ${now.entity_tag})`,
+        ],
   };
 }
 
@@ -65,7 +72,8 @@ export async function applyIbmAllowlist(
     target: `ibm:${ctx.account}`,
     before: { allowed_ip_addresses: plan.current, entity_tag: plan.entityTag },
     intent: { allowed_ip_addresses: plan.desired },
-    call: () => ctx.ibm.putIdentitySettings(ctx.account, plan.entityTag, { allowed_ip_addresses: plan.desired }),
+    call: () =>
+      ctx.ibm.putIdentitySettings(ctx.account, plan.entityTag, { allowed_ip_addresses: plan.desired }),
     verify: async () => {
       const now = await ctx.ibm.getIdentitySettings(ctx.account);
       return {
@@ -101,7 +109,10 @@ export async function rollbackIbmEntry(ctx: IbmAllowlistContext, entry: AuditEnt
   if (ibmSettingCidrs(now.allowed_ip_addresses).join(",") === ibmSettingCidrs(previous).join(","))
     return result("nothing-to-undo", "the setting already holds the previous value");
   if (ibmSettingCidrs(now.allowed_ip_addresses).join(",") !== ibmSettingCidrs(wrote).join(","))
-    return result("impossible", `the setting changed since (now "${now.allowed_ip_addresses}"); not overwritten`);
+    return result(
+      "impossible",
+      `the setting changed since (now "${now.allowed_ip_addresses}"); not overwritten`,
+    );
   const o = await audited(ctx, {
     action: "rollback-allowlist-ibm-set",
     target: entry.target,

@@ -51,14 +51,22 @@ export interface IbmIamClient {
   token(): Promise<string>;
   getIdentitySettings(accountId: string): Promise<IdentitySettings>;
   /** Fails with a 412 IbmApiError when `entityTag` is no longer current. */
-  putIdentitySettings(accountId: string, entityTag: string, patch: { allowed_ip_addresses: string }): Promise<IdentitySettings>;
+  putIdentitySettings(
+    accountId: string,
+    entityTag: string,
+    patch: { allowed_ip_addresses: string },
+  ): Promise<IdentitySettings>;
 }
 
 export function ibmIamClient(s: IbmIamSettings, clock: () => number = Date.now): IbmIamClient {
   const retry: RetrySettings = { timeoutMs: s.timeoutMs, attempts: 4, baseDelayMs: 500 };
   let cached: { token: string; expiresAt: number } | undefined;
 
-  async function send(service: string, url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+  async function send(
+    service: string,
+    url: string,
+    init: RequestInit,
+  ): Promise<{ status: number; body: unknown }> {
     let res: Response;
     try {
       res = await fetchWithRetry(service, url, init, retry);
@@ -87,11 +95,16 @@ export function ibmIamClient(s: IbmIamSettings, clock: () => number = Date.now):
     const { body } = await send("ibm iam token", `${s.iamUrl.replace(/\/+$/, "")}/identity/token`, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-      body: new URLSearchParams({ grant_type: "urn:ibm:params:oauth:grant-type:apikey", apikey: s.apiKey }).toString(),
+      body: new URLSearchParams({
+        grant_type: "urn:ibm:params:oauth:grant-type:apikey",
+        apikey: s.apiKey,
+      }).toString(),
     });
     const t = tokenResponse.safeParse(body);
     if (!t.success) throw new IbmApiError("ibm iam token: the answer holds no access_token");
-    const expiresAt = t.data.expiration ? t.data.expiration * 1000 : clock() + (t.data.expires_in ?? 600) * 1000;
+    const expiresAt = t.data.expiration
+      ? t.data.expiration * 1000
+      : clock() + (t.data.expires_in ?? 600) * 1000;
     cached = { token: t.data.access_token, expiresAt };
     return cached.token;
   }
@@ -101,7 +114,8 @@ export function ibmIamClient(s: IbmIamSettings, clock: () => number = Date.now):
 
   const parseSettings = (service: string, body: unknown) => {
     const r = identitySettings.safeParse(body);
-    if (!r.success) throw new IbmApiError(`${service}: not an account settings answer (${r.error.issues[0]?.message})`);
+    if (!r.success)
+      throw new IbmApiError(`${service}: not an account settings answer (${r.error.issues[0]?.message})`);
     return r.data;
   };
 
