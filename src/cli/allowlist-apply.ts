@@ -137,6 +137,10 @@ export function registerApply(cmd: Command): void {
       const ctx = context(c.optsWithGlobals<GlobalOptions>());
       const run = await import("../actions/remediate/allowlist-run.js");
       const { promptConfirm } = await import("../actions/remediate/confirm.js");
+      if (!opts.yes && !process.stdin.isTTY)
+        throw new UserError(
+          "allowlist apply asks before each account, but stdin is not a terminal; pass --yes to apply without asking",
+        );
       const store = await ctx.openStore();
       const confirm = opts.yes ? undefined : promptConfirm(process.stdin, process.stderr);
       try {
@@ -217,6 +221,10 @@ export function registerApply(cmd: Command): void {
           return;
         }
         if (!opts.yes) {
+          if (!process.stdin.isTTY)
+            throw new UserError(
+              "allowlist rollback asks first, but stdin is not a terminal; pass --yes to undo without asking",
+            );
           const { promptConfirm } = await import("../actions/remediate/confirm.js");
           const confirm = promptConfirm(process.stdin, process.stderr);
           for (const e of entries)

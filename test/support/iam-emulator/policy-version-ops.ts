@@ -1,4 +1,11 @@
-import { awsError, noSuchEntity, type OpContext, type Operation, page, type QueryOperation } from "./operation.js";
+import {
+  awsError,
+  noSuchEntity,
+  type OpContext,
+  type Operation,
+  page,
+  type QueryOperation,
+} from "./operation.js";
 import type { EmuAccount, EmuPolicy, EmuRole } from "./state.js";
 
 // Managed policy versions and group/role attachments, shaped after the IAM API reference:
@@ -178,7 +185,10 @@ export function policyVersionOps(): Operation[] {
       "CreatePolicy",
       (p, ctx) => {
         if (!/^[\w+=,.@-]{1,128}$/.test(p.PolicyName!))
-          throw awsError("ValidationError", `Value '${p.PolicyName}' at 'policyName' failed to satisfy constraint`);
+          throw awsError(
+            "ValidationError",
+            `Value '${p.PolicyName}' at 'policyName' failed to satisfy constraint`,
+          );
         checkDocument(p.PolicyDocument!);
         const path = p.Path ?? "/";
         if ([...ctx.account.policies.values()].some((x) => x.name === p.PolicyName))
@@ -219,7 +229,11 @@ export function policyVersionOps(): Operation[] {
         const vs = policyVersions(policy);
         // Newest first, as IAM lists them.
         const r = page([...vs.list].reverse(), p, ctx.settings.pageCap);
-        return { Versions: r.items.map((v) => versionXml(v, vs, false)), IsTruncated: r.IsTruncated, Marker: r.Marker };
+        return {
+          Versions: r.items.map((v) => versionXml(v, vs, false)),
+          IsTruncated: r.IsTruncated,
+          Marker: r.Marker,
+        };
       },
       ["PolicyArn"],
     ),
@@ -276,7 +290,11 @@ export function policyVersionOps(): Operation[] {
         if (attachmentCount(ctx.account, policy.arn) > 0)
           throw awsError("DeleteConflict", "Cannot delete a policy attached to entities.", 409);
         if (policyVersions(policy).list.length > 1)
-          throw awsError("DeleteConflict", "This policy has more than one version. Before you delete a policy, you must delete the policy's versions.", 409);
+          throw awsError(
+            "DeleteConflict",
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions.",
+            409,
+          );
         ctx.account.policies.delete(policy.arn);
         return undefined;
       },
