@@ -16,7 +16,8 @@ export interface IbmAccountState {
 
 export interface FakeIbmIam extends FakeServer {
   accounts: Map<string, IbmAccountState>;
-  tokensIssued: number;
+  /** Access tokens handed out so far. */
+  tokensIssued(): number;
   /** Changes an account as someone else would (a new entity_tag). */
   changeBehindOurBack(account: string, value: string): void;
 }
@@ -111,9 +112,7 @@ export async function startFakeIbmIam(opts: {
   });
   return Object.assign(fake, {
     accounts,
-    get tokensIssued() {
-      return issued;
-    },
+    tokensIssued: () => issued,
     changeBehindOurBack(account: string, value: string) {
       const s = accounts.get(account)!;
       s.allowed_ip_addresses = value;
