@@ -1,8 +1,9 @@
-import { type IamHealthSettings, judgeIamHealth, NO_DATA } from "../checks/iam-health.js";
+import { type IamHealthSettings, iamHealth, NO_DATA, noDataCandidate } from "../checks/iam-health.js";
 import { emptySummary, type PlanSummary, planReconcile } from "../engine/reconcile.js";
 import type { Router } from "../engine/routing.js";
 import type { Finding } from "../model/finding.js";
-import { instantQuery, type MetricSample, PrometheusError } from "../sources/prometheus.js";
+import type { MetricSample } from "../model/observations.js";
+import { instantQuery, PrometheusError } from "../sources/prometheus.js";
 import type { Store } from "../store/store.js";
 
 // One evaluation of the iam-health metric check: query, judge, reconcile. A Prometheus error is a
@@ -70,8 +71,10 @@ export async function runHealth(settings: IamHealthSettings, deps: HealthDeps): 
     open: [],
   };
   try {
+    const prometheus = settings.prometheus;
+    if (!prometheus) throw new Error("checks.iam-health.prometheus is not configured");
     const query =
-      deps.query ?? (async (s: IamHealthSettings) => (await instantQuery(s.prometheus, s.query)).samples);
+      deps.query ?? (async (s: IamHealthSettings) => (await instantQuery(prometheus, s.query)).samples);
     let samples: MetricSample[];
     try {
       samples = await query(settings);
@@ -80,8 +83,15 @@ export async function runHealth(settings: IamHealthSettings, deps: HealthDeps): 
       report.error = e.message;
       return report;
     }
-    const before = await emptyStreak(store, deps.runId);
-    const judged = judgeIamHealth(samples, settings, deps.now, { emptyStreak: before });
+    const empty = samples.length === 0;
+    const streak = empty ? (await emptyStreak(store, deps.runId)) + 1 : 0;
+    const judged = {
+      empty,
+      emptyStreak: streak,
+      candidates: empty
+        ? noDataCandidate(settings, streak, deps.now)
+        : iamHealth.judge(samples, settings, deps.now),
+    };
     report.series = samples.length;
     report.emptyStreak = judged.emptyStreak;
     const scope = { account: settings.scope, checks: ["iam-health"] };

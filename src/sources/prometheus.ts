@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { MetricSample } from "../model/observations.js";
 import { fetchWithRetry, HttpFailure } from "../util/http-retry.js";
 
 // PromQL instant queries through the Prometheus HTTP API (GET /api/v1/query). Sysdig and other
@@ -15,14 +16,6 @@ export const prometheusSettings = z
   })
   .strict();
 export type PrometheusSettings = z.infer<typeof prometheusSettings>;
-
-/** One series of an instant vector (or the scalar, with no labels). */
-export interface MetricSample {
-  labels: Record<string, string>;
-  /** NaN and ±Inf are kept as JavaScript numbers. */
-  value: number;
-  at: Date;
-}
 
 // The documented envelope: https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview
 const sampleValue = z.tuple([z.number(), z.string()]);
@@ -48,10 +41,12 @@ export class PrometheusError extends Error {
   override readonly name = "PrometheusError";
 }
 
-const sample = ([t, v]: [number, string], labels: Record<string, string>): MetricSample => ({
+/** One series of an instant vector (or the scalar, with no labels); NaN and ±Inf kept as numbers. */
+const sample = ([t, v]: [number, string], labels: Record<string, string>, query: string): MetricSample => ({
+  metric: labels.__name__ ?? query,
   labels,
   value: Number(v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : v),
-  at: new Date(t * 1000),
+  time: new Date(t * 1000),
 });
 
 /** Evaluates `query` at `time` (default: the server's now). An empty vector is `[]`. */
@@ -96,9 +91,12 @@ export async function instantQuery(
   const data = body.data;
   switch (data.resultType) {
     case "vector":
-      return { samples: data.result.map((r) => sample(r.value, r.metric)), warnings: body.warnings ?? [] };
+      return {
+        samples: data.result.map((r) => sample(r.value, r.metric, query)),
+        warnings: body.warnings ?? [],
+      };
     case "scalar":
-      return { samples: [sample(data.result, {})], warnings: body.warnings ?? [] };
+      return { samples: [sample(data.result, {}, query)], warnings: body.warnings ?? [] };
     default:
       throw new PrometheusError(
         `prometheus: the query returns a ${data.resultType}; an instant vector or scalar is needed`,

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   categoryOf,
   DEFAULT_IAM_HEALTH_QUERY,
+  iamHealth,
   iamHealthRoutingKey,
   iamHealthSettings,
-  judgeIamHealth,
+  noDataCandidate,
 } from "../../src/checks/iam-health.js";
 import { configSchema } from "../../src/config/schema.js";
 
@@ -16,9 +17,17 @@ const settings = iamHealthSettings.parse({
     "access-management": { match: "(?i)access|policy|authz", severity: "high" },
   },
 });
-const s = (service: string, value: number) => ({ labels: { service }, value, at: now });
+const s = (service: string, value: number) => ({ metric: "q", labels: { service }, value, time: now });
 
 describe("iam-health (pure judgement)", () => {
+  it("is off until a Prometheus is named, and on by default once one is", () => {
+    expect(configSchema.parse({}).checks["iam-health"].enabled).toBe(false);
+    expect(settings.enabled).toBe(true);
+    expect(
+      configSchema.safeParse({ checks: { "iam-health": { enabled: true } } }).error?.issues[0]?.message,
+    ).toMatch(/prometheus \(url\) is required/);
+  });
+
   it("defaults to increase() over 10 minutes on the 5xx of IAM methods, threshold 0, no data after 3", () => {
     expect(settings.query).toBe(DEFAULT_IAM_HEALTH_QUERY);
     expect(settings.query).toContain("increase(");
@@ -30,7 +39,7 @@ describe("iam-health (pure judgement)", () => {
     expect(categoryOf("IAM-Identity", settings)).toBe("identity");
     expect(categoryOf("iam-access-groups", settings)).toBe("access-management");
     expect(categoryOf("iam-billing", settings)).toBe("other");
-    const j = judgeIamHealth(
+    const candidates = iamHealth.judge(
       [
         s("iam-identity", 4),
         s("iam-token", 0),
@@ -41,28 +50,27 @@ describe("iam-health (pure judgement)", () => {
       ],
       settings,
       now,
-      { emptyStreak: 0 },
     );
-    expect(j.empty).toBe(false);
-    expect(j.candidates.map((c) => [c.resource, c.severity, c.title])).toEqual([
+    expect(candidates.map((c) => [c.resource, c.severity, c.title])).toEqual([
       ["identity", "critical", "IAM service errors (identity): iam-identity 4, iam-apikeys 2.50"],
       ["access-management", "high", "IAM service errors (access-management): iam-authz 1"],
       ["other", "critical", "IAM service errors (other): iam-misc 9"],
     ]);
-    expect(j.candidates[0]!.details).toMatchObject({ threshold: 0, category: "identity" });
+    expect(candidates[0]!.details).toMatchObject({ threshold: 0, category: "identity" });
   });
 
   it("a value at the threshold is healthy; above it is not", () => {
     const t = { ...settings, threshold: 5 };
-    expect(judgeIamHealth([s("iam-identity", 5)], t, now, { emptyStreak: 0 }).candidates).toEqual([]);
-    expect(judgeIamHealth([s("iam-identity", 5.01)], t, now, { emptyStreak: 0 }).candidates).toHaveLength(1);
+    expect(iamHealth.judge([s("iam-identity", 5)], t, now)).toEqual([]);
+    expect(iamHealth.judge([s("iam-identity", 5.01)], t, now)).toHaveLength(1);
   });
 
   it("an empty result is no data, a finding only after noDataAfter evaluations in a row", () => {
-    const first = judgeIamHealth([], settings, now, { emptyStreak: 1 });
-    expect(first).toMatchObject({ empty: true, emptyStreak: 2, candidates: [] });
-    const third = judgeIamHealth([], settings, now, { emptyStreak: 2 });
-    expect(third.candidates.map((c) => [c.resource, c.severity])).toEqual([["no-data", "high"]]);
+    expect(iamHealth.judge([], settings, now)).toEqual([]);
+    expect(noDataCandidate(settings, 2, now)).toEqual([]);
+    expect(noDataCandidate(settings, 3, now).map((c) => [c.resource, c.severity])).toEqual([
+      ["no-data", "high"],
+    ]);
   });
 
   it("routes a category's findings to its routing key, others to the channel's own", () => {

@@ -35,9 +35,10 @@ describe("prometheus instant query", () => {
     );
     const r = await instantQuery(settings(), "sum by (service) (x)");
     expect(r.samples[0]).toEqual({
+      metric: "sum by (service) (x)",
       labels: { service: "iam-identity" },
       value: 3,
-      at: new Date(1764579600500),
+      time: new Date(1764579600500),
     });
     expect(Number.isNaN(r.samples[1]!.value)).toBe(true);
     const last = fake.requests.at(-1)!;
