@@ -290,6 +290,9 @@ export async function allowlistUndoable(store: Store, runId: string): Promise<Au
     .sort((a, b) => b.id - a.id);
 }
 
+// SINGLE CALL SITE for undoing allowlist changes: until the remediation-action registry dispatches
+// rollback by audit action, allowlist entries are undone here (and `iamwarden rollback` leaves
+// them to `allowlist rollback`). Moving this into the registry is one entry per action above.
 export async function rollbackAllowlists(
   deps: AllowlistDeps,
   entries: AuditEntry[],
