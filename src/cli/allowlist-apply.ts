@@ -4,11 +4,18 @@ import type { AccountApplied, AccountPlan, AllowlistDeps } from "../actions/reme
 import { loadAllowlists } from "../allowlist/config.js";
 import { parseIp } from "../allowlist/ip.js";
 import { configPath } from "../config/load.js";
-import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
-import type { Store } from "../store/store.js";
+import type { RunContext } from "../run/context.js";
 import { fetchWithRetry } from "../util/http-retry.js";
-import { collect, context, formatOption, type GlobalOptions, type RunContext } from "./context.js";
+import {
+  settings as cliSettings,
+  collect,
+  formatOption,
+  type GlobalOptions,
+  whatIfLine,
+  withRun,
+} from "./context.js";
+import type { Cli } from "./io.js";
 
 // allowlist plan | apply | rollback | drift: the lists of checks.source-ip applied to accounts as
 // allowlists.apply says (an AWS deny policy, IBM Cloud's allowed_ip_addresses).
@@ -34,8 +41,8 @@ async function selfAddress(url: string | undefined, fixed: string | undefined): 
   return text;
 }
 
-async function deps(ctx: RunContext, store: Store): Promise<AllowlistDeps> {
-  const config = ctx.loaded.config;
+async function deps(ctx: RunContext): Promise<AllowlistDeps> {
+  const { config, store } = ctx;
   const settings = config.allowlists.apply;
   if (!settings || (!settings.aws?.enabled && !settings.ibm?.enabled))
     throw new UserError("allowlists.apply is not configured (allowlists.apply.aws or allowlists.apply.ibm)");
@@ -48,12 +55,9 @@ async function deps(ctx: RunContext, store: Store): Promise<AllowlistDeps> {
     throw new UserError("allowlists.apply.aws is not configured");
   };
   if (settings.aws?.enabled) {
-    const { awsClientFactory } = await import("../cloud/aws/clients.js");
     const { resolveTargets } = await import("../cloud/aws/targets.js");
-    const { accountClients } = await import("../cloud/aws/account-clients.js");
-    const factory = awsClientFactory(config.aws);
-    awsAccounts = (await resolveTargets(config, factory)).map((t) => t.id);
-    awsClients = accountClients(config, factory);
+    awsAccounts = (await resolveTargets(config, await ctx.aws())).map((t) => t.id);
+    awsClients = ctx.clientsFor;
   }
   const ibm = settings.ibm?.enabled
     ? (await import("../cloud/ibm/iam.js")).ibmIamClient(settings.ibm)
@@ -101,26 +105,23 @@ function exitFor(plans: AccountPlan[], applied?: AccountApplied[]): number {
   return bad === plans.length ? EXIT.error : EXIT.partial;
 }
 
-export function registerApply(cmd: Command): void {
+export function registerApply(cmd: Command, cli: Cli): void {
   cmd
     .command("plan")
     .description("show, per account, how the applied allowlist would change (nothing is changed)")
     .option("-a, --account <id>", "only this account (repeatable)", collect)
     .addOption(formatOption(["table", "json"]))
     .action(async (opts: Opts, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
-      const { allowlistTargets, planAllowlists } = await import("../actions/remediate/allowlist-run.js");
-      const store = await ctx.openStore();
-      try {
-        const d = await deps(ctx, store);
-        const plans = await planAllowlists(d, allowlistTargets(d, opts.account));
-        if (opts.format === "json")
-          process.stdout.write(`${JSON.stringify({ plans: plans.map(strip) }, null, 2)}\n`);
-        else process.stdout.write(planTable(plans));
-        process.exitCode = exitFor(plans);
-      } finally {
-        await store.close();
-      }
+      const s = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
+      const run = await import("../actions/remediate/allowlist-run.js");
+      const plans = await withRun(cli, s, "read", async (ctx) => {
+        const d = await deps(ctx);
+        return run.planAllowlists(d, run.allowlistTargets(d, opts.account));
+      });
+      if (opts.format === "json")
+        cli.stdout.write(`${JSON.stringify({ plans: plans.map(strip) }, null, 2)}\n`);
+      else cli.stdout.write(planTable(plans));
+      cli.exitCode = exitFor(plans);
     });
 
   cmd
@@ -134,71 +135,77 @@ export function registerApply(cmd: Command): void {
     )
     .addOption(formatOption(["table", "json"]))
     .action(async (opts: Opts, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
+      const s = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       const run = await import("../actions/remediate/allowlist-run.js");
       const { promptConfirm } = await import("../actions/remediate/confirm.js");
-      if (!opts.yes && !process.stdin.isTTY)
+      if (!opts.yes && !s.whatIf && !cli.stdin.isTTY)
         throw new UserError(
           "allowlist apply asks before each account, but stdin is not a terminal; pass --yes to apply without asking",
         );
-      const store = await ctx.openStore();
-      const confirm = opts.yes ? undefined : promptConfirm(process.stdin, process.stderr);
+      const confirm = opts.yes || s.whatIf ? undefined : promptConfirm(cli.stdin, cli.stderr);
       try {
-        const d = await deps(ctx, store);
-        const targets = run.allowlistTargets(d, opts.account);
-        const plans = await run.planAllowlists(d, targets);
-        if (opts.format !== "json") process.stdout.write(planTable(plans));
-        await store.startRun({
-          id: ctx.runId,
-          command: "allowlist apply",
-          actor: ctx.actor,
-          startedAt: ctx.now.toISOString(),
+        const out = await withRun(cli, s, "write", async (ctx) => {
+          const d = await deps(ctx);
+          const targets = run.allowlistTargets(d, opts.account);
+          const plans = await run.planAllowlists(d, targets);
+          if (opts.format !== "json") cli.stdout.write(planTable(plans));
+          // A what-if changes no account: the plan is the answer.
+          if (ctx.whatIf) return { plans, applied: undefined, runId: ctx.runId };
+          await ctx.store.startRun({
+            id: ctx.runId,
+            command: "allowlist apply",
+            actor: ctx.actor,
+            startedAt: ctx.now.toISOString(),
+          });
+          let applied: AccountApplied[] = [];
+          try {
+            applied = await run.applyAllowlists(d, plans, {
+              confirm,
+              overrideLockout: Boolean(opts.iKnowThisLocksMeOut),
+            });
+            // Read again what was applied: its drift findings resolve.
+            const touched = applied
+              .filter((a) => a.outcome === "applied" || a.outcome === "noop")
+              .map((a) => a.plan.account);
+            const after = touched.length
+              ? await run.planAllowlists(
+                  d,
+                  targets.filter((t) => touched.includes(t.account)),
+                )
+              : [];
+            await run.reconcileDrift(ctx.store, after, { route: ctx.route, now: ctx.now, runId: ctx.runId });
+          } finally {
+            await ctx.store.finishRun(ctx.runId, new Date().toISOString(), {
+              accounts: applied.map((a) => ({
+                provider: a.plan.provider,
+                account: a.plan.account,
+                outcome: a.outcome,
+              })),
+            });
+          }
+          return { plans, applied, runId: ctx.runId };
         });
-        let applied: AccountApplied[] = [];
-        try {
-          applied = await run.applyAllowlists(d, plans, {
-            confirm,
-            overrideLockout: Boolean(opts.iKnowThisLocksMeOut),
-          });
-          // Read again what was applied: its drift findings resolve.
-          const touched = applied
-            .filter((a) => a.outcome === "applied" || a.outcome === "noop")
-            .map((a) => a.plan.account);
-          const after = touched.length
-            ? await run.planAllowlists(
-                d,
-                targets.filter((t) => touched.includes(t.account)),
-              )
-            : [];
-          await run.reconcileDrift(store, after, {
-            route: routerFromConfig(ctx.loaded.config.notify),
-            now: ctx.now,
-            runId: ctx.runId,
-          });
-        } finally {
-          await store.finishRun(ctx.runId, new Date().toISOString(), {
-            accounts: applied.map((a) => ({
-              provider: a.plan.provider,
-              account: a.plan.account,
-              outcome: a.outcome,
-            })),
-          });
+        if (!out.applied) {
+          if (opts.format === "json")
+            cli.stdout.write(`${JSON.stringify({ whatIf: true, plans: out.plans.map(strip) }, null, 2)}\n`);
+          else cli.stderr.write(whatIfLine(s.now, "; no account was changed"));
+          cli.exitCode = exitFor(out.plans);
+          return;
         }
         if (opts.format === "json")
-          process.stdout.write(
-            `${JSON.stringify({ runId: ctx.runId, results: applied.map((a) => ({ ...a, plan: strip(a.plan) })) }, null, 2)}\n`,
+          cli.stdout.write(
+            `${JSON.stringify({ runId: out.runId, results: out.applied.map((a) => ({ ...a, plan: strip(a.plan) })) }, null, 2)}\n`,
           );
         else {
-          for (const a of applied)
-            process.stdout.write(`${a.plan.provider} ${a.plan.account}: ${a.outcome}: ${a.message}\n`);
-          process.stdout.write(
-            `Run ${ctx.runId} (undo with: iamwarden allowlist rollback --run ${ctx.runId}).\n`,
+          for (const a of out.applied)
+            cli.stdout.write(`${a.plan.provider} ${a.plan.account}: ${a.outcome}: ${a.message}\n`);
+          cli.stdout.write(
+            `Run ${out.runId} (undo with: iamwarden allowlist rollback --run ${out.runId}).\n`,
           );
         }
-        process.exitCode = exitFor(plans, applied);
+        cli.exitCode = exitFor(out.plans, out.applied);
       } finally {
         confirm?.close();
-        await store.close();
       }
     });
 
@@ -209,56 +216,59 @@ export function registerApply(cmd: Command): void {
     .option("--yes", "do not ask")
     .addOption(formatOption(["table", "json"]))
     .action(async (opts: Opts, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
+      const s = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       const run = await import("../actions/remediate/allowlist-run.js");
-      const store = await ctx.openStore();
-      try {
-        const entries = await run.allowlistUndoable(store, opts.run!);
+      if (!opts.yes && !cli.stdin.isTTY)
+        throw new UserError(
+          "allowlist rollback asks first, but stdin is not a terminal; pass --yes to undo without asking",
+        );
+      const out = await withRun(cli, s, "write", async (ctx) => {
+        const entries = await run.allowlistUndoable(ctx.store, opts.run!);
         if (!entries.length) {
-          const any = (await store.listAudit({ runId: opts.run })).length;
-          if (!any) throw new UserError(`the audit log has no allowlist changes for run ${opts.run}`);
-          process.stdout.write("Nothing left to undo: every change of that run was rolled back already.\n");
-          return;
+          if (!(await ctx.store.listAudit({ runId: opts.run })).length)
+            throw new UserError(`the audit log has no allowlist changes for run ${opts.run}`);
+          return undefined;
         }
         if (!opts.yes) {
-          if (!process.stdin.isTTY)
-            throw new UserError(
-              "allowlist rollback asks first, but stdin is not a terminal; pass --yes to undo without asking",
-            );
           const { promptConfirm } = await import("../actions/remediate/confirm.js");
-          const confirm = promptConfirm(process.stdin, process.stderr);
+          const confirm = promptConfirm(cli.stdin, cli.stderr);
           for (const e of entries)
-            process.stderr.write(`  undo #${e.id} ${e.action} ${e.target} (${e.account})\n`);
+            cli.stderr.write(`  undo #${e.id} ${e.action} ${e.target} (${e.account})\n`);
           const a = await confirm(`undo ${entries.length} changes of run ${opts.run}?`);
           confirm.close();
-          if (a !== "yes" && a !== "all") {
-            process.stderr.write("Nothing done.\n");
-            process.exitCode = EXIT.error;
-            return;
-          }
+          if (a !== "yes" && a !== "all") return null;
         }
-        const d = await deps(ctx, store);
-        await store.startRun({
+        if (ctx.whatIf) return { runId: ctx.runId, results: [], wouldUndo: entries.map((e) => e.id) };
+        const d = await deps(ctx);
+        await ctx.store.startRun({
           id: ctx.runId,
           command: "allowlist rollback",
           actor: ctx.actor,
           startedAt: ctx.now.toISOString(),
         });
         const results = await run.rollbackAllowlists(d, entries);
-        await store.finishRun(ctx.runId, new Date().toISOString(), {
+        await ctx.store.finishRun(ctx.runId, new Date().toISOString(), {
           rollbackOf: opts.run,
           results: results.length,
         });
-        if (opts.format === "json")
-          process.stdout.write(`${JSON.stringify({ runId: ctx.runId, results }, null, 2)}\n`);
-        else
-          for (const r of results)
-            process.stdout.write(`#${r.entryId} ${r.action} ${r.target}: ${r.status}: ${r.message}\n`);
-        if (results.some((r) => r.status === "failed" || r.status === "impossible"))
-          process.exitCode = EXIT.partial;
-      } finally {
-        await store.close();
+        return { runId: ctx.runId, results, wouldUndo: [] as number[] };
+      });
+      if (out === undefined) {
+        cli.stdout.write("Nothing left to undo: every change of that run was rolled back already.\n");
+        return;
       }
+      if (out === null) {
+        cli.stderr.write("Nothing done.\n");
+        cli.exitCode = EXIT.error;
+        return;
+      }
+      if (opts.format === "json") cli.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else
+        for (const r of out.results)
+          cli.stdout.write(`#${r.entryId} ${r.action} ${r.target}: ${r.status}: ${r.message}\n`);
+      if (s.whatIf) cli.stderr.write(whatIfLine(s.now, `; ${out.wouldUndo.length} changes would be undone`));
+      if (out.results.some((r) => r.status === "failed" || r.status === "impossible"))
+        cli.exitCode = EXIT.partial;
     });
 
   cmd
@@ -267,37 +277,36 @@ export function registerApply(cmd: Command): void {
     .option("-a, --account <id>", "only this account (repeatable)", collect)
     .addOption(formatOption(["table", "json"]))
     .action(async (opts: Opts, c: Command) => {
-      const ctx = context(c.optsWithGlobals<GlobalOptions>());
+      const s = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       const run = await import("../actions/remediate/allowlist-run.js");
-      const store = await ctx.openStore();
-      try {
-        const d = await deps(ctx, store);
+      const out = await withRun(cli, s, "write", async (ctx) => {
+        const d = await deps(ctx);
         const plans = await run.planAllowlists(d, run.allowlistTargets(d, opts.account));
-        await store.startRun({
+        await ctx.store.startRun({
           id: ctx.runId,
           command: "allowlist drift",
           actor: ctx.actor,
           startedAt: ctx.now.toISOString(),
         });
-        const summary = await run.reconcileDrift(store, plans, {
-          route: routerFromConfig(ctx.loaded.config.notify),
+        const summary = await run.reconcileDrift(ctx.store, plans, {
+          route: ctx.route,
           now: ctx.now,
           runId: ctx.runId,
         });
-        await store.finishRun(ctx.runId, new Date().toISOString(), { ...summary });
-        const open = await store.listFindings({ check: ["allowlist-drift"], status: ["open"] });
-        if (opts.format === "json")
-          process.stdout.write(`${JSON.stringify({ runId: ctx.runId, summary, open }, null, 2)}\n`);
-        else {
-          for (const f of open) process.stdout.write(`${f.severity}: ${f.title}\n`);
-          process.stdout.write(
-            `${open.length} accounts drifted; ${summary.opened} new, ${summary.resolved} resolved.\n`,
-          );
-        }
-        const unreadable = plans.filter((p) => !p.detail).length;
-        process.exitCode = unreadable ? EXIT.partial : open.length ? EXIT.findings : EXIT.ok;
-      } finally {
-        await store.close();
+        await ctx.store.finishRun(ctx.runId, new Date().toISOString(), { ...summary });
+        const open = await ctx.store.listFindings({ check: ["allowlist-drift"], status: ["open"] });
+        return { runId: ctx.runId, summary, open, unreadable: plans.filter((p) => !p.detail).length };
+      });
+      if (opts.format === "json")
+        cli.stdout.write(
+          `${JSON.stringify({ runId: out.runId, summary: out.summary, open: out.open }, null, 2)}\n`,
+        );
+      else {
+        for (const f of out.open) cli.stdout.write(`${f.severity}: ${f.title}\n`);
+        cli.stdout.write(
+          `${out.open.length} accounts drifted; ${out.summary.opened} new, ${out.summary.resolved} resolved.\n`,
+        );
       }
+      cli.exitCode = out.unreadable ? EXIT.partial : out.open.length ? EXIT.findings : EXIT.ok;
     });
 }

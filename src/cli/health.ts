@@ -1,10 +1,11 @@
 import type { Command } from "commander";
-import { routerFromConfig } from "../engine/routing.js";
 import { EXIT, UserError } from "../errors.js";
 import { findingsTable } from "../outputs/findings-table.js";
 import { presentFinding } from "../outputs/present.js";
+import { deliverAfterRun } from "../run/delivery.js";
 import { type HealthReport, runHealth } from "../run/health.js";
-import { context, formatOption, type GlobalOptions } from "./context.js";
+import { formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
+import type { Cli } from "./io.js";
 
 // `iamwarden health`: one evaluation of the iam-health check. Exit 0 healthy, 1 an open
 // iam-health finding (a failing category or no data), 2 the evaluation failed (Prometheus
@@ -31,46 +32,35 @@ function statusLine(r: HealthReport): string {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("health")
     .description("evaluate the iam-health check once (Prometheus) and page the owning team")
     .addOption(formatOption(["table", "json"]))
     .option("--no-notify", "queue notifications but do not deliver them now")
     .action(async (opts: { format: string; notify: boolean }, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const config = ctx.loaded.config;
-      const settings = config.checks["iam-health"];
-      if (!settings?.enabled)
-        throw new UserError("the iam-health check is not configured (checks.iam-health)");
-      const store = await ctx.openStore();
-      try {
-        const report = await runHealth(settings, {
-          store,
-          route: routerFromConfig(config.notify),
-          now: ctx.now,
-          runId: ctx.runId,
-          actor: ctx.actor,
-        });
-        let delivery: { delivered: number; failed: number; pending: number } | undefined;
-        if (opts.notify && report.status !== "error") {
-          const { deliverOutbox } = await import("../actions/notify/deliver.js");
-          delivery = await deliverOutbox(store, config, { now: ctx.now, baseDir: ctx.loaded.baseDir });
-        }
-        const shown = report.open.map((f) => presentFinding(f, ctx.showKeyIds));
-        if (opts.format === "json")
-          process.stdout.write(`${JSON.stringify({ ...report, open: shown, delivery }, null, 2)}\n`);
-        else {
-          if (shown.length) process.stdout.write(findingsTable(shown));
-          process.stderr.write(`${statusLine(report)}\n`);
-          if (delivery?.failed || delivery?.pending)
-            process.stderr.write(
-              `iamwarden: notifications: ${delivery.delivered} delivered, ${delivery.failed} failed, ${delivery.pending} pending\n`,
-            );
-        }
-        process.exitCode = exitCode(report, Boolean(delivery && (delivery.failed || delivery.pending)));
-      } finally {
-        await store.close();
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
+      const check = s.loaded.config.checks["iam-health"];
+      if (!check.enabled)
+        throw new UserError("the iam-health check is not configured (checks.iam-health.prometheus)");
+      const { report, delivery, wouldNotify } = await withRun(cli, s, "write", async (ctx) => {
+        const report = await runHealth(check, ctx);
+        // A failed evaluation changed nothing: there is nothing new to page about.
+        const d = report.status === "error" ? {} : await deliverAfterRun(ctx, opts.notify);
+        return { report, ...d };
+      });
+      const shown = report.open.map((f) => presentFinding(f, s.showKeyIds));
+      if (opts.format === "json")
+        cli.stdout.write(`${JSON.stringify({ ...report, open: shown, delivery, wouldNotify }, null, 2)}\n`);
+      else {
+        if (shown.length) cli.stdout.write(findingsTable(shown));
+        cli.stderr.write(`${statusLine(report)}\n`);
+        if (delivery?.failed || delivery?.pending)
+          cli.stderr.write(
+            `iamwarden: notifications: ${delivery.delivered} delivered, ${delivery.failed} failed, ${delivery.pending} pending\n`,
+          );
+        if (s.whatIf) cli.stderr.write(whatIfLine(s.now));
       }
+      cli.exitCode = exitCode(report, Boolean(delivery && (delivery.failed || delivery.pending)));
     });
 }
