@@ -224,6 +224,21 @@ describe("allowlist plan, apply, drift and rollback", { timeout: 120_000 }, () =
     );
   });
 
+  it("--now alone is a what-if: the plan is shown and no account is changed", async () => {
+    office("192.0.2.0/24\n");
+    const versions = policyVersions(policy()!).list.length;
+    const tag = ibm.accounts.get(IBM)!.entity_tag;
+    const r = await cli("apply", "--yes", "--now", "2026-12-24T09:00:00Z");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("+ 192.0.2.0/24");
+    expect(r.stderr).toMatch(
+      /^What-if at 2026-12-24T09:00:00.000Z: nothing was written or sent; no account was changed/,
+    );
+    expect(policyVersions(policy()!).list).toHaveLength(versions);
+    expect(ibm.accounts.get(IBM)!.entity_tag).toBe(tag);
+    office();
+  });
+
   it("refuses a list that allows every address unless allowOpen, whatever the flags", async () => {
     writeConfig();
     office("0.0.0.0/0\n");
