@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 // Where that cannot work (not root, no apt), the PostgreSQL tests say why and skip — unless CI is
 // set, where they fail.
 export default function setup(): void {
+  startPrometheus();
   if (process.env.IAMWARDEN_TEST_PG) return;
   const script = resolve(import.meta.dirname, "../.ci/postgres.sh");
   const r = spawnSync("bash", [script], {
@@ -16,4 +17,22 @@ export default function setup(): void {
   const url = /IAMWARDEN_TEST_PG=['"]?([^'"\s]+)/.exec(r.stdout ?? "")?.[1];
   if (r.status === 0 && url) process.env.IAMWARDEN_TEST_PG = url;
   else console.warn(`test setup: could not start PostgreSQL with ${script} (exit ${r.status})`);
+}
+
+// The same for the real Prometheus the health-check tests scrape their exporter with
+// (.ci/prometheus.sh; IAMWARDEN_TEST_PROM names one already running).
+function startPrometheus(): void {
+  if (process.env.IAMWARDEN_TEST_PROM) return;
+  const script = resolve(import.meta.dirname, "../.ci/prometheus.sh");
+  const r = spawnSync("bash", [script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 300_000,
+  });
+  const url = /IAMWARDEN_TEST_PROM=(\S+)/.exec(r.stdout ?? "")?.[1];
+  const targets = /IAMWARDEN_TEST_PROM_TARGETS=(\S+)/.exec(r.stdout ?? "")?.[1];
+  if (r.status === 0 && url && targets) {
+    process.env.IAMWARDEN_TEST_PROM = url;
+    process.env.IAMWARDEN_TEST_PROM_TARGETS = targets;
+  } else console.warn(`test setup: could not start Prometheus with ${script} (exit ${r.status})`);
 }

@@ -41,6 +41,13 @@ export interface AllowlistError {
 /** `file:line: reason`, one per bad line. */
 export const describeAllowlistError = (e: AllowlistError) => `${e.file}:${e.line}: ${e.reason}`;
 
+/** "10.0.0.0/8 extra": the address is fine, what follows it is not. */
+function trailingText(text: string): string | undefined {
+  const m = /^(\S+)\s+(.+)$/.exec(text);
+  if (!m) return undefined;
+  return typeof parseSingle(m[1]!) === "string" ? undefined : `unexpected text after the address: ${m[2]}`;
+}
+
 function parseEntry(text: string): IpRange | string {
   const parts = text.split("-");
   if (parts.length === 2) {
@@ -50,8 +57,8 @@ function parseEntry(text: string): IpRange | string {
     const to = parseAddr(b);
     // Only a dash between two addresses makes a range; anything else is not an entry at all.
     if (from || to) {
-      if (!from) return `not an address: ${a}`;
-      if (!to) return `not an address: ${b}`;
+      if (!from) return trailingText(a) ?? `not an address: ${a}`;
+      if (!to) return trailingText(b) ?? `not an address: ${b}`;
       if (from.kind() !== to.kind()) return `a range joins two addresses of one family: ${text}`;
       const s = toParsedIp(from).n;
       const e = toParsedIp(to).n;
@@ -59,6 +66,12 @@ function parseEntry(text: string): IpRange | string {
       return { family: from.kind() === "ipv4" ? 4 : 6, start: s, end: e };
     }
   }
+  const single = parseSingle(text);
+  return typeof single === "string" ? (trailingText(text) ?? single) : single;
+}
+
+/** One address or CIDR. */
+function parseSingle(text: string): IpRange | string {
   const slash = text.indexOf("/");
   if (slash >= 0) {
     const addrText = text.slice(0, slash);
@@ -115,6 +128,41 @@ export function parseAllowlist(
       });
   }
   return { list: build(name, file, entries), errors };
+}
+
+/** The whole address space of each family, as a range end. */
+const FULL = { 4: 2 ** 32 - 1, 6: (1n << 128n) - 1n } as const;
+
+/**
+ * Where a list allows every address of a family (0.0.0.0/0, ::/0, or entries that add up to it),
+ * which turns the check off. `entry` is the line that does it alone, when one does.
+ */
+export function openFamilies(list: Allowlist): { family: 4 | 6; entry?: AllowlistEntry | undefined }[] {
+  const out: { family: 4 | 6; entry?: AllowlistEntry | undefined }[] = [];
+  for (const family of [4, 6] as const) {
+    const merged = family === 4 ? list.v4 : list.v6;
+    const all =
+      merged.length === 1 && merged[0]!.start === (family === 4 ? 0 : 0n) && merged[0]!.end === FULL[family];
+    if (!all) continue;
+    const entry = list.entries.find(
+      (e) =>
+        e.range.family === family &&
+        BigInt(e.range.start) === 0n &&
+        BigInt(e.range.end) === BigInt(FULL[family]),
+    );
+    out.push({ family, entry });
+  }
+  return out;
+}
+
+/** Why a list turns the control off, one line per family ("file:line: 0.0.0.0/0 allows …"). */
+export function describeOpen(list: Allowlist): string[] {
+  return openFamilies(list).map(({ family, entry }) => {
+    const every = `every ${family === 4 ? "IPv4" : "IPv6"} address`;
+    return entry
+      ? `${list.file ?? list.name}:${entry.line}: ${entry.text} allows ${every}, which turns the allowlist off`
+      : `${list.file ?? list.name}: its entries together allow ${every}, which turns the allowlist off`;
+  });
 }
 
 /** One list holding every entry of the given lists (e.g. all lists of an account). */

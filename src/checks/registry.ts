@@ -1,6 +1,7 @@
 import type { AnyCheck, EventCheck, MetricCheck, StateCheck } from "./check.js";
 import { consoleWithoutMfa } from "./console-without-mfa.js";
 import { iamChange } from "./iam-change.js";
+import { iamHealth } from "./iam-health.js";
 import { keyAge } from "./key-age.js";
 import { keyInactive } from "./key-inactive.js";
 import { passwordUnused } from "./password-unused.js";
@@ -18,6 +19,7 @@ export const CHECKS = [
   sourceIp,
   passwordUnused,
   consoleWithoutMfa,
+  iamHealth,
 ] as const;
 
 export type CheckName = (typeof CHECKS)[number]["name"];

@@ -4,12 +4,14 @@ import {
   type Allowlist,
   type AllowlistError,
   describeAllowlistError,
+  describeOpen,
   matchingEntries,
 } from "../allowlist/allowlist.js";
 import { readAllowlistFile, readConfiguredAllowlists } from "../allowlist/config.js";
 import { parseIp } from "../allowlist/ip.js";
 import { configPath } from "../config/load.js";
 import { EXIT, UserError } from "../errors.js";
+import { registerApply } from "./allowlist-apply.js";
 import { settings as cliSettings, formatOption, type GlobalOptions } from "./context.js";
 import type { Cli } from "./io.js";
 
@@ -56,7 +58,10 @@ function checkReport(
 }
 
 export function register(program: Command, cli: Cli): void {
-  const cmd = program.command("allowlist").description("check and validate the IP allowlists (.lst files)");
+  const cmd = program
+    .command("allowlist")
+    .description("check, validate and apply the IP allowlists (.lst files)");
+  registerApply(cmd, cli);
 
   cmd
     .command("check")
@@ -128,6 +133,8 @@ export function register(program: Command, cli: Cli): void {
       }
       const describe = (e: AllowlistError) =>
         e.file === "config" ? `${ctx.loaded.path ?? "config"}: ${e.reason}` : describeAllowlistError(e);
+      // Valid, but an allowlist that allows everything is no allowlist: `allowlist apply` refuses it.
+      const warnings = lists.flatMap(describeOpen);
       if (opts.format === "json") {
         cli.stdout.write(
           `${JSON.stringify(
@@ -135,6 +142,7 @@ export function register(program: Command, cli: Cli): void {
               ok: errors.length === 0,
               lists: lists.map((l) => ({ name: l.name, file: l.file, entries: l.entries.length })),
               errors: errors.map((e) => ({ ...e, message: describe(e) })),
+              warnings,
             },
             null,
             2,
@@ -142,6 +150,7 @@ export function register(program: Command, cli: Cli): void {
         );
       } else {
         for (const e of errors) cli.stderr.write(`${describe(e)}\n`);
+        for (const w of warnings) cli.stderr.write(`warning: ${w}\n`);
         for (const l of lists) {
           const bad = errors.filter((e) => e.file === l.file).length;
           cli.stdout.write(

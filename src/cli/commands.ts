@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   quarantine: () => import("./quarantine.js"),
   events: () => import("./events.js"),
   allowlist: () => import("./allowlist.js"),
+  health: () => import("./health.js"),
   enqueue: () => import("./fleet.js"),
   worker: () => import("./fleet.js"),
   config: () => import("./config.js"),

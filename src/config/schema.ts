@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { allowlistsSchema } from "../allowlist/apply-config.js";
 import { CHECKS } from "../checks/registry.js";
 import { SEVERITIES } from "../model/finding.js";
 
@@ -213,6 +214,8 @@ export const configSchema = z
       .strict()
       .default({ accounts: {}, userTags: ["email", "slack"] }),
     remediation: remediationSchema,
+    /** How the source-ip allowlists are applied to accounts (`iamwarden allowlist apply`). */
+    allowlists: allowlistsSchema,
   })
   .strict();
 

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { contains, matchingEntries, mergeAllowlists, parseAllowlist } from "../../src/allowlist/allowlist.js";
+import {
+  contains,
+  describeOpen,
+  matchingEntries,
+  mergeAllowlists,
+  openFamilies,
+  parseAllowlist,
+} from "../../src/allowlist/allowlist.js";
 import { accountAllowlists, loadAllowlists, readConfiguredAllowlists } from "../../src/allowlist/config.js";
 import { parseIp } from "../../src/allowlist/ip.js";
 import { UserError } from "../../src/errors.js";
@@ -146,5 +153,36 @@ describe("configured allowlists", () => {
       resolve,
     );
     expect(missing.errors[0]).toMatchObject({ line: 0, reason: "cannot read (ENOENT)" });
+  });
+});
+
+describe("lists that turn the control off, and trailing text (issue 9 item 9)", () => {
+  it("says 'unexpected text after the address' instead of a prefix-length error", () => {
+    const r = parseAllowlist(
+      "10.0.0.0/8 extra\n198.51.100.7 office\n10.0.0.1 - 10.0.0.9 vpn\n",
+      "x",
+      "x.lst",
+    );
+    expect(r.errors.map((e) => e.reason)).toEqual([
+      "unexpected text after the address: extra",
+      "unexpected text after the address: office",
+      "unexpected text after the address: vpn",
+    ]);
+  });
+
+  it("names 0.0.0.0/0, ::/0 and entries that together allow everything", () => {
+    const open = list("198.51.100.0/24\n0.0.0.0/0\n::/0\n", "open");
+    expect(openFamilies(open).map((o) => [o.family, o.entry?.line])).toEqual([
+      [4, 2],
+      [6, 3],
+    ]);
+    expect(describeOpen(open)[0]).toBe(
+      "open.lst:2: 0.0.0.0/0 allows every IPv4 address, which turns the allowlist off",
+    );
+    const halves = list("0.0.0.0/1\n128.0.0.0/1\n", "halves");
+    expect(describeOpen(halves)).toEqual([
+      "halves.lst: its entries together allow every IPv4 address, which turns the allowlist off",
+    ]);
+    expect(openFamilies(list("0.0.0.0/1\n2001:db8::/32\n", "half"))).toEqual([]);
   });
 });

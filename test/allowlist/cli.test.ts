@@ -74,3 +74,18 @@ describe("iamwarden allowlist validate", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, errors: [{ line: 2 }, { line: 3 }] });
   });
 });
+
+describe("iamwarden allowlist validate: open lists", () => {
+  it("warns on 0.0.0.0/0 and ::/0 (valid lines, but no control)", async () => {
+    const open = join(dir, "open.lst");
+    writeFileSync(open, "198.51.100.0/24\n0.0.0.0/0\n::/0 # anything\n");
+    const r = await runCli(["allowlist", "validate", open]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.split("\n").filter(Boolean)).toEqual([
+      `warning: ${open}:2: 0.0.0.0/0 allows every IPv4 address, which turns the allowlist off`,
+      `warning: ${open}:3: ::/0 allows every IPv6 address, which turns the allowlist off`,
+    ]);
+    const json = await runCli(["allowlist", "validate", open, "--format", "json"]);
+    expect(JSON.parse(json.stdout).warnings).toHaveLength(2);
+  });
+});

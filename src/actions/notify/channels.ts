@@ -1,3 +1,4 @@
+import { iamHealthRoutingKey } from "../../checks/iam-health.js";
 import type { Config } from "../../config/schema.js";
 import type { Channel } from "./channel.js";
 import { jiraChannel } from "./jira.js";
@@ -20,7 +21,13 @@ export function channelsFromConfig(
     out.slack = slackChannel(slack, { templates, jiraUrl });
   if (jira?.enabled)
     out.jira = jiraChannel(jira, { templates, searchRetryDelaysMs: opts.jiraSearchRetryDelaysMs });
-  if (pagerduty?.enabled) out.pagerduty = pagerdutyChannel(pagerduty, { templates, jiraUrl });
+  if (pagerduty?.enabled)
+    out.pagerduty = pagerdutyChannel(pagerduty, {
+      templates,
+      jiraUrl,
+      // iam-health pages the team of the failing service's category.
+      routingKeyFor: (f) => iamHealthRoutingKey(config.checks["iam-health"], f),
+    });
   if (sns?.enabled) out.sns = snsChannel(sns, { aws: config.aws, templates, jiraUrl });
   if (webhook?.enabled) out.webhook = webhookChannel(webhook, { templates, jiraUrl });
   return out;

@@ -1,5 +1,5 @@
 import type { Config } from "../../config/schema.js";
-import type { Severity } from "../../model/finding.js";
+import type { Finding, Severity } from "../../model/finding.js";
 import type { Channel } from "./channel.js";
 import { postJson } from "./http.js";
 import { jiraBrowseUrl, messageFields, pagerdutySummary, publicFinding } from "./messages.js";
@@ -20,12 +20,18 @@ const PD_SEVERITY: Record<Severity, string> = {
  */
 export function pagerdutyChannel(
   cfg: PagerDutySettings,
-  opts: { templates: Record<string, string>; jiraUrl?: string | undefined; timeoutMs?: number },
+  opts: {
+    templates: Record<string, string>;
+    jiraUrl?: string | undefined;
+    timeoutMs?: number;
+    /** A finding's own routing key (a check that pages a team per finding), before the channel's. */
+    routingKeyFor?: (finding: Finding) => string | undefined;
+  },
 ): Channel {
   return {
     name: "pagerduty",
     async send(item, finding, ctx) {
-      const routingKey = cfg.routingKeys[finding.check] ?? cfg.routingKey;
+      const routingKey = opts.routingKeyFor?.(finding) ?? cfg.routingKeys[finding.check] ?? cfg.routingKey;
       const resolve = item.event === "resolved" || item.event === "remediated" || item.event === "suppressed";
       const jiraLink =
         typeof finding.tickets.jiraKey === "string"

@@ -48,7 +48,11 @@ export async function readBack(
  * the API call, and the outcome after it, once. A failed call is recorded and returned, not
  * thrown, so that a batch knows exactly what was and was not done.
  */
-export async function audited<T>(ctx: ActionContext, change: Change<T>): Promise<ChangeOutcome<T>> {
+export async function audited<T>(
+  // Only what the audit log needs: changes outside AWS IAM (IBM Cloud settings) are audited too.
+  ctx: Pick<ActionContext, "store" | "runId" | "actor" | "findingId" | "account" | "verify">,
+  change: Change<T>,
+): Promise<ChangeOutcome<T>> {
   const auditId = await ctx.store.appendAudit({
     runId: ctx.runId,
     // The audit log records when things really happened, whatever clock the run uses (--now).
