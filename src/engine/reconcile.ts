@@ -9,6 +9,7 @@ import {
 import type { NewOutboxItem, NotifyEvent } from "../model/outbox.js";
 import type { ReconcilePlan } from "../store/store.js";
 import { HOUR_MS } from "../util/time.js";
+import { onHold } from "./remediation.js";
 import type { Router } from "./routing.js";
 
 /** Stable id of (check, account, resource): readable prefix, hashed resource (no key id in clear). */
@@ -186,6 +187,9 @@ export function planReconcile(
         if (prev.firstReportedAt) notify(f, "suppressed", { reason: suppressedBy });
         summary.suppressed++;
       }
+    } else if (prev.status === "suppressed" && onHold(prev, input.now)) {
+      // A rollback's hold: a person undid the remediation; only `findings unhold` lifts it.
+      summary.refreshed++;
     } else if (prev.status === "open") {
       summary.refreshed++;
       if (rose) {

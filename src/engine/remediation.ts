@@ -26,11 +26,17 @@ export interface DueItem {
   action: KeyAction;
   user: string;
   keyId: string;
+  /** Other findings about the same key (key-age and key-inactive): one change answers them all. */
+  also?: Finding[] | undefined;
 }
+
+/** Why a finding is not acted on: switched off, out of scope, or waiting (grace, deletion). */
+export type NotDueKind = "not-enabled" | "not-in-accounts" | "unknown-key" | "status" | "waiting";
 
 export interface NotDue {
   finding: Finding;
   reason: string;
+  kind?: NotDueKind | undefined;
 }
 
 export interface BlastBlock {
@@ -53,35 +59,56 @@ type RemediationSettings = Config["remediation"];
 export const remediationMark = (f: Finding): RemediationMark | undefined =>
   f.details.remediation as RemediationMark | undefined;
 
-/** When a rollback put the finding back to open; the grace period starts again from here. */
+/** When a rollback undid the remediation; the grace period starts again from here. */
 export const rolledBackAt = (f: Finding): string | undefined =>
   (f.details.rollback as { at?: string } | undefined)?.at;
+
+/** A hold a rollback put on the finding: suppressed until lifted (or until `until`). */
+export interface Hold {
+  by: string;
+  at: string;
+  until?: string | undefined;
+  /** Set when a person lifted it: the grace period starts again from here. */
+  liftedAt?: string | undefined;
+}
+
+export const holdOf = (f: Finding): Hold | undefined => f.details.hold as Hold | undefined;
+
+/** Whether a finding is on hold at `now`: kept suppressed by scans, skipped by remediation. */
+export function onHold(f: Finding, now: Date): boolean {
+  const h = holdOf(f);
+  if (!h || h.liftedAt) return false;
+  return !h.until || now.getTime() < Date.parse(h.until);
+}
 
 const isKeyCheck = (check: string): check is KeyCheck => (KEY_CHECKS as readonly string[]).includes(check);
 
 /** Only real key ids can be acted on; report rows not matched to an id are named user#key…. */
 const KEY_ID = /^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}$/;
 
-/** The instant from which the grace period counts: first report, else first sight, or a later rollback. */
+/**
+ * The instant from which the grace period counts: first report, else first sight, or later a
+ * rollback, the end of its hold, or the moment a person lifted the hold.
+ */
 export function graceStart(f: Finding): Date {
-  const base = Date.parse(f.firstReportedAt ?? f.firstSeen);
-  const rb = rolledBackAt(f);
-  return new Date(rb ? Math.max(base, Date.parse(rb)) : base);
+  const h = holdOf(f);
+  const times = [f.firstReportedAt ?? f.firstSeen, rolledBackAt(f), h?.until, h?.liftedAt]
+    .filter((t): t is string => Boolean(t))
+    .map((t) => Date.parse(t));
+  return new Date(Math.max(...times));
 }
 
-function judge(
-  f: Finding,
-  settings: RemediationSettings,
-  now: Date,
-): { item: DueItem } | { reason: string } | undefined {
+type Judged = { item: DueItem } | { reason: string; kind: NotDueKind } | undefined;
+
+function judge(f: Finding, settings: RemediationSettings, now: Date): Judged {
   if (!isKeyCheck(f.check)) return undefined;
   const perCheck = settings[f.check];
-  if (!perCheck?.enabled) return { reason: `remediation of ${f.check} is not enabled` };
+  if (!perCheck?.enabled) return { reason: `remediation of ${f.check} is not enabled`, kind: "not-enabled" };
   if (!settings.accounts.includes(f.account))
-    return { reason: `account ${f.account} is not in remediation.accounts` };
+    return { reason: `account ${f.account} is not in remediation.accounts`, kind: "not-in-accounts" };
   const user = (f.details.username as string | undefined) ?? f.owner;
   const keyId = (f.details.keyId as string | undefined) ?? f.resource;
-  if (!user || !KEY_ID.test(keyId)) return { reason: "the access key id is not known" };
+  if (!user || !KEY_ID.test(keyId)) return { reason: "the access key id is not known", kind: "unknown-key" };
 
   if (f.status === "remediated") {
     const mark = remediationMark(f);
@@ -91,14 +118,24 @@ function judge(
     if (now.getTime() < at)
       return {
         reason: `deletion due at ${new Date(at).toISOString()} (${perCheck.deleteAfterDays} days after deactivation)`,
+        kind: "waiting",
       };
     return { item: { finding: f, action: "delete-key", user, keyId } };
   }
-  if (f.status !== "open") return { reason: `finding is ${f.status}` };
+  if (f.status !== "open") {
+    const h = holdOf(f);
+    if (f.status === "suppressed" && h && onHold(f, now))
+      return {
+        reason: `on hold since ${h.at} (rolled back by ${h.by})${h.until ? ` until ${h.until}` : ""}; \`findings unhold\` lifts it`,
+        kind: "status",
+      };
+    return { reason: `finding is ${f.status}`, kind: "status" };
+  }
   if (f.check === "key-age" && f.details.state !== "expired")
-    return { reason: `key-age state is ${String(f.details.state)}, not expired` };
+    return { reason: `key-age state is ${String(f.details.state)}, not expired`, kind: "waiting" };
   const dueAt = graceStart(f).getTime() + perCheck.graceDays * DAY_MS;
-  if (now.getTime() < dueAt) return { reason: `grace period ends ${new Date(dueAt).toISOString()}` };
+  if (now.getTime() < dueAt)
+    return { reason: `grace period ends ${new Date(dueAt).toISOString()}`, kind: "waiting" };
   return { item: { finding: f, action: "deactivate-key", user, keyId } };
 }
 
@@ -114,7 +151,12 @@ function blastCandidate(
     resource: account,
     severity: "critical",
     title: `Remediation stopped in ${account}: ${reason}`,
-    details: { reason, wouldRemediate: items.length, findings: items.map((i) => i.finding.id), ...extra },
+    details: {
+      reason,
+      wouldRemediate: items.length,
+      findings: items.flatMap((i) => [i.finding, ...(i.also ?? [])].map((f) => f.id)),
+      ...extra,
+    },
     events: [{ reason, wouldRemediate: items.length, ...extra }],
   };
 }
@@ -125,15 +167,22 @@ export function dueFindings(
   settings: RemediationSettings,
   now: Date,
 ): { items: DueItem[]; notDue: NotDue[] } {
-  const items: DueItem[] = [];
+  // One item per key and action: a key with both an age and an inactivity finding is one change.
+  const byKey = new Map<string, DueItem>();
   const notDue: NotDue[] = [];
   for (const f of findings) {
     const r = judge(f, settings, now);
     if (!r) continue;
-    if ("reason" in r) notDue.push({ finding: f, reason: r.reason });
-    else items.push(r.item);
+    if ("reason" in r) {
+      notDue.push({ finding: f, reason: r.reason, kind: r.kind });
+      continue;
+    }
+    const k = `${f.account}\0${r.item.action}\0${r.item.keyId}`;
+    const first = byKey.get(k);
+    if (first) first.also = [...(first.also ?? []), f];
+    else byKey.set(k, r.item);
   }
-  return { items, notDue };
+  return { items: [...byKey.values()], notDue };
 }
 
 /** Accounts with deactivations due: their active keys must be counted for the share limit. */
@@ -159,7 +208,8 @@ export function limitBlastRadius(
   for (const account of [...byAccount.keys()].sort()) {
     const list = byAccount.get(account)!;
     // Deletions touch keys that are already Inactive: they do not count against the limits.
-    const deactivations = list.filter((i) => i.action === "deactivate-key").length;
+    // Distinct keys: two findings about one key are one change.
+    const deactivations = new Set(list.filter((i) => i.action === "deactivate-key").map((i) => i.keyId)).size;
     const active = activeKeys.get(account);
     const limits = { maxPerRun: settings.maxPerRun, maxShare: settings.maxShare, activeKeys: active ?? null };
     let reason: string | undefined;

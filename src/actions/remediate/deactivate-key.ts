@@ -3,7 +3,7 @@ import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { AuditEntry } from "../../model/audit.js";
 import { audited } from "./audited.js";
 import { keyState } from "./iam-state.js";
-import type { ActionContext, Applied, Planned, RollbackResult } from "./types.js";
+import type { ActionContext, Applied, Planned, Recovered, RollbackResult } from "./types.js";
 
 // deactivate-key: UpdateAccessKey Status=Inactive. delete-key: DeleteAccessKey, a set number of
 // days after deactivation; a deleted key cannot be restored, and rollback says so.
@@ -171,4 +171,20 @@ export async function rollbackKeyEntry(ctx: ActionContext, entry: AuditEntry): P
   return out.ok
     ? result("rolled-back", `access key of ${user} set back to ${wanted}`, out.auditId)
     : result("failed", describeAwsError(out.error), out.auditId);
+}
+
+/** What rolling a key entry back would do. */
+export function describeKeyRollback(entry: AuditEntry): string {
+  const user = String(entry.intent.UserName ?? entry.before.user);
+  if (entry.action === "delete-key") return `nothing: the deleted access key of ${user} cannot be restored`;
+  return `set the access key of ${user} back to ${String(entry.before.status ?? "Active")} (UpdateAccessKey)`;
+}
+
+/** After a crash: whether the key is in the state the pending entry asked for. */
+export async function recoverKeyEntry(ctx: ActionContext, entry: AuditEntry): Promise<Recovered> {
+  const user = String(entry.intent.UserName ?? entry.before.user);
+  const now = await keyState(ctx.iam, user, entry.target);
+  const observed = { status: now?.status ?? "absent" };
+  if (entry.intent.api === "DeleteAccessKey") return { made: !now, observed };
+  return { made: now !== undefined && now.status === entry.intent.Status, observed };
 }

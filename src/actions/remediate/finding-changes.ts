@@ -1,5 +1,6 @@
 import { type FindingChangeDeps, findingChange } from "../../engine/finding-change.js";
-import type { RemediationMark } from "../../engine/remediation.js";
+import { type Hold, holdOf, type RemediationMark } from "../../engine/remediation.js";
+import { UserError } from "../../errors.js";
 import type { Finding } from "../../model/finding.js";
 import type { Store } from "../../store/store.js";
 
@@ -35,17 +36,37 @@ export function markRemediated(
   });
 }
 
-/** After a rollback undid everything remediation did: open again, grace period restarting now. */
-export function reopenAfterRollback(deps: ChangeDeps, findingId: string): Promise<Finding> {
+/**
+ * After a rollback undid everything remediation did: on hold (suppressed), so that no scheduled
+ * run redoes it, until `findings unhold` or `until`. The grace period starts again when it ends.
+ */
+export function holdAfterRollback(deps: ChangeDeps, findingId: string, until?: Date): Promise<Finding> {
   return deps.store.applyChange(findingId, (f) => {
-    const reason = `remediation rolled back by ${deps.actor} (run ${deps.runId})`;
-    const c = findingChange(deps, f, "open", reason, "reopened", { reason });
+    const now = deps.now.toISOString();
+    const hold: Hold = { by: deps.actor, at: now, ...(until ? { until: until.toISOString() } : {}) };
+    const reason = `rolled back by ${deps.actor} at ${now}${until ? ` (on hold until ${hold.until})` : ""}`;
+    const c = findingChange(deps, f, "suppressed", reason, "suppressed", { reason });
     const { remediation, ...rest } = f.details;
     c.finding.details = {
       ...rest,
-      rollback: { at: deps.now.toISOString(), by: deps.actor, runId: deps.runId, undid: remediation ?? null },
+      rollback: { at: now, by: deps.actor, runId: deps.runId, undid: remediation ?? null },
+      hold,
     };
     c.finding.resolvedAt = undefined;
+    return c;
+  });
+}
+
+/** `findings unhold`: the finding is open again, and its grace period starts now. */
+export function liftHold(deps: ChangeDeps, findingId: string): Promise<Finding> {
+  return deps.store.applyChange(findingId, (f) => {
+    const hold = holdOf(f);
+    if (!hold || hold.liftedAt || f.status !== "suppressed")
+      throw new UserError(`${f.id} is not on hold (status ${f.status})`);
+    const now = deps.now.toISOString();
+    const reason = `hold lifted by ${deps.actor}`;
+    const c = findingChange(deps, f, "open", reason, "reopened", { reason });
+    c.finding.details = { ...f.details, hold: { ...hold, liftedAt: now, liftedBy: deps.actor } };
     return c;
   });
 }

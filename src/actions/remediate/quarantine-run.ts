@@ -4,7 +4,7 @@ import type { Router } from "../../engine/routing.js";
 import { UserError } from "../../errors.js";
 import type { Store } from "../../store/store.js";
 import { markRemediated, raiseToCritical } from "./finding-changes.js";
-import { quarantineSettings, quarantineUser } from "./quarantine-user.js";
+import { quarantineUserAction } from "./registry.js";
 import type { ActionContext, Applied, Planned, VerifySettings } from "./types.js";
 
 export interface QuarantineDeps {
@@ -39,7 +39,6 @@ export async function runQuarantine(
     throw new UserError(
       `account ${req.account} is not in remediation.accounts: iamwarden changes nothing there`,
     );
-  const settings = quarantineSettings(deps.config);
   const ctx: ActionContext = {
     iam: deps.clients.iam,
     partition: deps.clients.partition,
@@ -50,6 +49,7 @@ export async function runQuarantine(
     now: deps.now,
     findingId: req.findingId,
     verify: deps.verify,
+    config: deps.config,
   };
   const changeDeps = {
     store: deps.store,
@@ -58,11 +58,9 @@ export async function runQuarantine(
     runId: deps.runId,
     actor: deps.actor,
   };
-  if (!req.apply) {
-    const planned = await quarantineUser.plan(ctx, req.user, settings);
-    return { planned };
-  }
-  const applied = await quarantineUser.apply(ctx, req.user, settings);
+  const planned = await quarantineUserAction.plan(ctx, req.user);
+  if (!req.apply) return { planned };
+  const applied = await quarantineUserAction.apply(ctx, planned);
   if (req.findingId) {
     if (applied.status === "applied")
       await markRemediated(changeDeps, req.findingId, {

@@ -19,7 +19,7 @@ import {
   sameDocument,
   userGroups,
 } from "./iam-state.js";
-import type { ActionContext, Applied, Planned, RollbackResult } from "./types.js";
+import type { ActionContext, Applied, Planned, Recovered, RollbackResult } from "./types.js";
 
 // quarantine-user: a deny policy on an IAM user. A customer-managed policy, created if missing
 // and attached; when the user already has the most managed policies IAM allows (LimitExceeded),
@@ -305,4 +305,48 @@ export async function rollbackQuarantineEntry(
       : result("failed", describeAwsError(out.error), out.auditId);
   }
   return result("impossible", `no rollback for ${entry.action}`);
+}
+
+/** What rolling a quarantine entry back would do. */
+export function describeQuarantineRollback(entry: AuditEntry): string {
+  const user = String(entry.intent.UserName ?? entry.target);
+  if (entry.action === "attach-user-policy")
+    return `detach ${String(entry.intent.PolicyArn)} from ${user} (DetachUserPolicy)`;
+  if (entry.action === "put-user-policy")
+    return `delete the inline policy ${String(entry.intent.PolicyName)} of ${user} (DeleteUserPolicy)`;
+  if (entry.action === "create-policy")
+    return `delete ${entry.target} once no other user has it attached (DeletePolicy)`;
+  return `nothing: no rollback for ${entry.action}`;
+}
+
+/** After a crash: whether the account shows the change a pending entry announced. */
+export async function recoverQuarantineEntry(ctx: ActionContext, entry: AuditEntry): Promise<Recovered> {
+  const user = String(entry.intent.UserName ?? entry.target);
+  switch (entry.intent.api) {
+    case "CreatePolicy":
+    case "DeletePolicy": {
+      const arn = entry.action === "create-policy" ? entry.target : String(entry.intent.PolicyArn);
+      const exists = Boolean(await managedPolicy(ctx.iam, arn));
+      return { made: entry.intent.api === "CreatePolicy" ? exists : !exists, observed: { exists } };
+    }
+    case "AttachUserPolicy":
+    case "DetachUserPolicy": {
+      const now = await attachedPolicies(ctx.iam, user);
+      const on = now.includes(String(entry.intent.PolicyArn));
+      return {
+        made: entry.intent.api === "AttachUserPolicy" ? on : !on,
+        observed: { attachedPolicies: now },
+      };
+    }
+    case "PutUserPolicy":
+    case "DeleteUserPolicy": {
+      const present = (await inlinePolicy(ctx.iam, user, String(entry.intent.PolicyName))) !== undefined;
+      return {
+        made: entry.intent.api === "PutUserPolicy" ? present : !present,
+        observed: { inlinePolicy: present },
+      };
+    }
+    default:
+      return { made: false, observed: { unknownApi: String(entry.intent.api) } };
+  }
 }

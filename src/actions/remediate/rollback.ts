@@ -1,24 +1,21 @@
 import type { AccountClients } from "../../cloud/aws/account-clients.js";
 import { describeAwsError } from "../../cloud/aws/errors.js";
+import type { Config } from "../../config/schema.js";
+import type { RemediationMark } from "../../engine/remediation.js";
 import type { Router } from "../../engine/routing.js";
 import type { AuditEntry } from "../../model/audit.js";
 import type { Store } from "../../store/store.js";
-import { rollbackKeyEntry } from "./deactivate-key.js";
-import { reopenAfterRollback } from "./finding-changes.js";
-import { rollbackQuarantineEntry } from "./quarantine-user.js";
+import type { Confirm } from "./confirm.js";
+import { holdAfterRollback } from "./finding-changes.js";
+import { actionOfAudit, REMEDIATION_ACTIONS } from "./registry.js";
 import type { ActionContext, RollbackResult, VerifySettings } from "./types.js";
 
 // Rollback reads the audit log and undoes exactly what it says was done, newest first, then
-// opens again the findings whose remediation was fully undone.
+// puts on hold the findings whose remediation was fully undone: suppressed, so that no scheduled
+// run redoes what a person just undid, until `findings unhold` (or the hold's end).
 
-/** Actions that change an account and can be looked at for undoing. */
-const FORWARD = new Set([
-  "deactivate-key",
-  "delete-key",
-  "create-policy",
-  "attach-user-policy",
-  "put-user-policy",
-]);
+/** Audit actions that change an account and can be looked at for undoing, from the registry. */
+const forward = () => new Set(REMEDIATION_ACTIONS.flatMap((a) => a.auditActions));
 
 export interface RollbackDeps {
   store: Store;
@@ -28,15 +25,51 @@ export interface RollbackDeps {
   actor: string;
   clientsFor(account: string): Promise<AccountClients>;
   verify?: VerifySettings | undefined;
+  config?: Config | undefined;
+  /** Asked before each undo; without it, everything is undone without asking (--yes). */
+  confirm?: Confirm | undefined;
+  /** End of the hold put on the findings (default: until lifted by hand). */
+  holdUntil?: Date | undefined;
+}
+
+/** One undo rollback would do, shown before it is asked for. */
+export interface RollbackStep {
+  entryId: number;
+  action: string;
+  account: string;
+  target: string;
+  findingId?: string | undefined;
+  description: string;
 }
 
 export interface RollbackReport {
   runId: string;
   results: RollbackResult[];
-  /** Findings set back to open. */
-  reopened: string[];
+  /** What was going to be undone, in order (the plan shown before asking). */
+  steps?: RollbackStep[] | undefined;
+  /** Findings put on hold (suppressed): no remediation redoes them until `findings unhold`. */
+  held: string[];
   /** Findings left as they are, and why. */
   kept: { findingId: string; reason: string }[];
+  /** The person quit before the end. */
+  stopped?: "quit" | undefined;
+}
+
+function stepOf(entry: AuditEntry): RollbackStep {
+  const action = actionOfAudit(entry.action);
+  return {
+    entryId: entry.id,
+    action: entry.action,
+    account: entry.account,
+    target: entry.target,
+    findingId: entry.findingId,
+    description: action ? action.describeRollback(entry) : `nothing: no action undoes ${entry.action}`,
+  };
+}
+
+/** What a rollback of these entries would undo, without changing or asking anything. */
+export async function rollbackPlan(store: Store, entries: AuditEntry[]): Promise<RollbackStep[]> {
+  return (await undoable(store, entries)).map(stepOf);
 }
 
 /**
@@ -46,13 +79,14 @@ export interface RollbackReport {
 export async function undoable(store: Store, entries: AuditEntry[]): Promise<AuditEntry[]> {
   const accounts = [...new Set(entries.map((e) => e.account))];
   const undone = new Set<number>();
+  const fwd = forward();
   for (const account of accounts)
     for (const e of await store.listAudit({ account }))
       if (e.result === "rolled-back" && typeof e.intent.rollbackOf === "number")
         undone.add(e.intent.rollbackOf);
   return entries
     .filter(
-      (e) => FORWARD.has(e.action) && (e.result === "applied" || e.result === "pending") && !undone.has(e.id),
+      (e) => fwd.has(e.action) && (e.result === "applied" || e.result === "pending") && !undone.has(e.id),
     )
     .sort((a, b) => b.id - a.id);
 }
@@ -64,11 +98,40 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
     actor: deps.actor,
     startedAt: deps.now.toISOString(),
   });
-  const report: RollbackReport = { runId: deps.runId, results: [], reopened: [], kept: [] };
+  const report: RollbackReport = { runId: deps.runId, results: [], held: [], kept: [] };
   try {
     const todo = await undoable(deps.store, entries);
-    for (const entry of todo) {
+    report.steps = todo.map(stepOf);
+    let all = !deps.confirm;
+    for (const [i, entry] of todo.entries()) {
       let result: RollbackResult;
+      const skip = (status: "declined" | "not-attempted", message: string): RollbackResult => ({
+        entryId: entry.id,
+        action: entry.action,
+        target: entry.target,
+        status,
+        message,
+      });
+      if (report.stopped) {
+        report.results.push(skip("not-attempted", "not attempted: the rollback was stopped"));
+        continue;
+      }
+      if (!all) {
+        const step = report.steps[i]!;
+        const answer = await deps.confirm!(
+          `undo entry ${entry.id}: ${step.description} — account ${entry.account}${entry.findingId ? `, finding ${entry.findingId}` : ""}?`,
+        );
+        if (answer === "quit") {
+          report.stopped = "quit";
+          report.results.push(skip("not-attempted", "not attempted: the rollback was stopped"));
+          continue;
+        }
+        if (answer === "no") {
+          report.results.push(skip("declined", "declined"));
+          continue;
+        }
+        if (answer === "all") all = true;
+      }
       try {
         const c = await deps.clientsFor(entry.account);
         const ctx: ActionContext = {
@@ -81,11 +144,18 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
           now: deps.now,
           findingId: entry.findingId,
           verify: deps.verify,
+          config: deps.config,
         };
-        result =
-          entry.action === "deactivate-key" || entry.action === "delete-key"
-            ? await rollbackKeyEntry(ctx, entry)
-            : await rollbackQuarantineEntry(ctx, entry);
+        const action = actionOfAudit(entry.action);
+        result = action
+          ? await action.rollback(ctx, entry)
+          : {
+              entryId: entry.id,
+              action: entry.action,
+              target: entry.target,
+              status: "impossible",
+              message: `no remediation action undoes ${entry.action}`,
+            };
       } catch (e) {
         result = {
           entryId: entry.id,
@@ -98,25 +168,33 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
       report.results.push(result);
     }
 
-    // A finding is open again only when everything done to it is undone.
+    // A finding goes on hold only when everything done to it is undone. One change may answer
+    // several findings (a key's age and inactivity): each one marked with the entry is held.
     const byFinding = new Map<string, RollbackResult[]>();
-    for (const [i, entry] of todo.entries()) {
-      if (!entry.findingId) continue;
-      byFinding.set(entry.findingId, [...(byFinding.get(entry.findingId) ?? []), report.results[i]!]);
-    }
+    const add = (id: string, r: RollbackResult) => byFinding.set(id, [...(byFinding.get(id) ?? []), r]);
+    const ids = new Map(todo.map((e, i) => [e.id, report.results[i]!]));
+    for (const [i, entry] of todo.entries()) if (entry.findingId) add(entry.findingId, report.results[i]!);
+    for (const account of new Set(todo.map((e) => e.account)))
+      for (const f of await deps.store.listFindings({ status: ["remediated"], account: [account] })) {
+        const mark = f.details.remediation as RemediationMark | undefined;
+        const r = mark ? ids.get(mark.auditId) : undefined;
+        if (r && !todo.some((e) => e.findingId === f.id)) add(f.id, r);
+      }
     for (const [findingId, results] of byFinding) {
-      const bad = results.find((r) => r.status === "failed" || r.status === "impossible");
+      const bad = results.find(
+        (r) => r.status !== "rolled-back" && r.status !== "nothing-to-undo" && r.status !== "kept",
+      );
       if (bad) {
         report.kept.push({ findingId, reason: bad.message });
         continue;
       }
       const f = await deps.store.getFinding(findingId);
-      if (f?.status !== "remediated") {
+      if (f?.status !== "remediated" && f?.status !== "open") {
         report.kept.push({ findingId, reason: f ? `the finding is ${f.status}` : "no such finding" });
         continue;
       }
-      await reopenAfterRollback(deps, findingId);
-      report.reopened.push(findingId);
+      await holdAfterRollback(deps, findingId, deps.holdUntil);
+      report.held.push(findingId);
     }
     return report;
   } finally {
@@ -127,7 +205,8 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
       kept: count("kept"),
       impossible: count("impossible"),
       failed: count("failed"),
-      reopened: report.reopened.length,
+      declined: count("declined"),
+      held: report.held.length,
     });
   }
 }

@@ -7,16 +7,17 @@ import {
   type BlastBlock,
   type DueItem,
   dueFindings,
-  KEY_CHECKS,
   limitBlastRadius,
   type NotDue,
+  onHold,
 } from "../../engine/remediation.js";
 import type { Router } from "../../engine/routing.js";
 import type { Store } from "../../store/store.js";
 import type { Confirm } from "./confirm.js";
-import { deactivateKey, deleteKey, type KeyRef } from "./deactivate-key.js";
 import { markRemediated } from "./finding-changes.js";
 import { countActiveKeys } from "./iam-state.js";
+import { type Recovery, recoverPending } from "./recover.js";
+import { remediationAction, scheduledChecks } from "./registry.js";
 import type { ActionContext, Applied, Planned, VerifySettings } from "./types.js";
 
 // One remediation run: which findings are due, the blast-radius limit, a plan read from each
@@ -71,10 +72,13 @@ export interface RemediationReport {
   accountErrors: { account: string; error: string }[];
   /** Why the run stopped before the end: the user quit. */
   stopped?: "quit" | undefined;
+  /** Audit entries an interrupted run left pending, completed by this run (--apply only). */
+  recovered?: Recovery[] | undefined;
 }
 
-const actionFor = (i: DueItem) => (i.action === "delete-key" ? deleteKey : deactivateKey);
-const keyRef = (i: DueItem): KeyRef => ({ user: i.user, keyId: i.keyId });
+const actionFor = (i: DueItem) => remediationAction(i.action);
+/** Every finding one item answers (a key's age and inactivity findings). */
+export const findingsOf = (i: DueItem) => [i.finding, ...(i.also ?? [])];
 
 export function countByStatus(items: ItemResult[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -127,6 +131,7 @@ export async function runRemediation(
             blockedAccounts: report.blocked.map((b) => b.account),
             accountErrors: report.accountErrors.length,
             ...(report.stopped ? { stopped: report.stopped } : {}),
+            ...(report.recovered?.length ? { recovered: report.recovered.length } : {}),
           }
         : { error: "the run stopped on an unexpected error" },
     );
@@ -135,11 +140,22 @@ export async function runRemediation(
 
 async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promise<RemediationReport> {
   const { store, config, now } = deps;
-  const checks = opts.checks?.length ? KEY_CHECKS.filter((c) => opts.checks!.includes(c)) : [...KEY_CHECKS];
+  // Before anything new: complete what an interrupted run left pending (a plan changes nothing).
+  const recovered = opts.apply
+    ? await recoverPending({ ...deps, config }, { accounts: opts.accounts })
+    : undefined;
+  const remediable = scheduledChecks();
+  const checks = opts.checks?.length ? remediable.filter((c) => opts.checks!.includes(c)) : remediable;
   const findings = checks.length
-    ? await store.listFindings({ status: ["open", "remediated"], check: checks, account: opts.accounts })
+    ? await store.listFindings({
+        status: ["open", "remediated", "suppressed"],
+        check: checks,
+        account: opts.accounts,
+      })
     : [];
-  const { items, notDue } = dueFindings(findings, config.remediation, now);
+  // Suppressed findings matter only when a rollback put them on hold: the plan says so.
+  const inScope = findings.filter((f) => f.status !== "suppressed" || onHold(f, now));
+  const { items, notDue } = dueFindings(inScope, config.remediation, now);
 
   const report: RemediationReport = {
     runId: deps.runId,
@@ -148,6 +164,7 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
     notDue,
     blocked: [],
     accountErrors: [],
+    ...(recovered ? { recovered } : {}),
   };
   const clients = new Map<string, AccountClients>();
   const unreachable = new Set<string>();
@@ -199,6 +216,7 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
     now,
     findingId: i.finding.id,
     verify: deps.verify,
+    config,
   });
   const push = (r: ItemResult) => {
     report.items.push(r);
@@ -214,7 +232,13 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
       continue;
     }
     try {
-      const planned = await actionFor(item).plan(ctxFor(c, item), keyRef(item));
+      const action = actionFor(item);
+      const target = action.target(item.finding);
+      if (target === undefined) {
+        push({ item, status: "error", message: `the finding does not say what ${action.name} acts on` });
+        continue;
+      }
+      const planned = await action.plan(ctxFor(c, item), target);
       if (planned.noop) push({ item, status: "noop", message: planned.noop, planned });
       else if (planned.blocked) push({ item, status: "blocked", message: planned.blocked, planned });
       else if (!opts.apply) push({ item, status: "planned", message: planned.changes.join("; "), planned });
@@ -245,7 +269,9 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
       }
       if (!all) {
         const answer = await deps.confirm!(
-          `${planned.changes.join("; ")} — account ${item.finding.account}, finding ${item.finding.id}?`,
+          `${planned.changes.join("; ")} — account ${item.finding.account}, finding ${findingsOf(item)
+            .map((f) => f.id)
+            .join(" and ")}?`,
         );
         if (answer === "quit") {
           report.stopped = "quit";
@@ -258,17 +284,19 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
         }
         if (answer === "all") all = true;
       }
-      const applied = await actionFor(item).apply(ctxFor(c, item), keyRef(item));
+      const action = actionFor(item);
+      const applied = await action.apply(ctxFor(c, item), planned);
       if (applied.status === "applied") {
-        await markRemediated(
-          { store, route: deps.route, now, runId: deps.runId, actor: deps.actor },
-          item.finding.id,
-          {
-            action: item.action,
-            auditId: applied.auditIds.at(-1)!,
-            description: item.action === "delete-key" ? "access key deleted" : "access key deactivated",
-          },
-        );
+        for (const f of findingsOf(item))
+          await markRemediated(
+            { store, route: deps.route, now, runId: deps.runId, actor: deps.actor },
+            f.id,
+            {
+              action: action.name,
+              auditId: applied.auditIds.at(-1)!,
+              description: Object.values(action.completes)[0] ?? action.name,
+            },
+          );
       }
       if (applied.status === "failed") failedAccounts.add(item.finding.account);
       push({ item, status: applied.status, message: applied.message, planned: applied.planned, applied });

@@ -1,4 +1,7 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Config } from "../../config/schema.js";
+import type { AuditEntry } from "../../model/audit.js";
+import type { Finding } from "../../model/finding.js";
 import type { Store } from "../../store/store.js";
 
 /** IAM is eventually consistent: a read right after a write may still show the old state. */
@@ -22,6 +25,8 @@ export interface ActionContext {
   now: Date;
   findingId?: string | undefined;
   verify?: VerifySettings | undefined;
+  /** The loaded config, for actions whose guards are configured (quarantine-user). */
+  config?: Config | undefined;
 }
 
 /** What an action would do, read from the account's current state; nothing is changed. */
@@ -57,7 +62,15 @@ export interface Applied {
 }
 
 /** kept: left in place on purpose (a quarantine policy other users still need). */
-export type RollbackStatus = "rolled-back" | "nothing-to-undo" | "kept" | "impossible" | "failed";
+/** declined / not-attempted: a person said no, or quit, before it was tried. */
+export type RollbackStatus =
+  | "rolled-back"
+  | "nothing-to-undo"
+  | "kept"
+  | "impossible"
+  | "failed"
+  | "declined"
+  | "not-attempted";
 
 export interface RollbackResult {
   entryId: number;
@@ -66,4 +79,45 @@ export interface RollbackResult {
   status: RollbackStatus;
   message: string;
   auditId?: number | undefined;
+}
+
+/** What a pending audit entry's change turned out to be, read from the account after a crash. */
+export interface Recovered {
+  /** The change the entry announced is in the account. */
+  made: boolean;
+  observed: Record<string, unknown>;
+}
+
+/**
+ * One remediation action, everything about it in one object: which findings it answers, how it
+ * plans, applies and undoes a change, and the IAM permissions it needs (data, for policies and
+ * docs). Methods, not function properties: an action over its own target type still fits the
+ * registry's list.
+ */
+export interface RemediationAction<T = unknown> {
+  name: string;
+  provider: "aws";
+  /** Checks whose findings it may answer. */
+  checks: readonly string[];
+  /** Picked up by scheduled remediation runs (false: driven by a hook or a command). */
+  scheduled: boolean;
+  /** IAM actions it calls, reads included. */
+  permissions: readonly string[];
+  /** Audit-log action names it writes; rollback and crash recovery dispatch on them. */
+  auditActions: readonly string[];
+  /** Audit actions whose success means the finding is remediated, and how the history says so. */
+  completes: Readonly<Record<string, string>>;
+  appliesTo(f: Finding): boolean;
+  /** What the finding asks it to act on, or undefined when the finding does not say. */
+  target(f: Finding): T | undefined;
+  /** The target a plan was made for. */
+  targetOf(planned: Planned): T;
+  plan(ctx: ActionContext, target: T): Promise<Planned>;
+  /** Reads the state again, then makes the planned change, audit intent first. */
+  apply(ctx: ActionContext, planned: Planned): Promise<Applied>;
+  rollback(ctx: ActionContext, entry: AuditEntry): Promise<RollbackResult>;
+  /** What rolling this entry back would do, in one line, without reading the account. */
+  describeRollback(entry: AuditEntry): string;
+  /** Whether a pending entry's change (forward or rollback) is in the account now. */
+  recover(ctx: ActionContext, entry: AuditEntry): Promise<Recovered>;
 }

@@ -118,33 +118,56 @@ describe("remediate, audit, rollback and quarantine commands", () => {
     expect((await cli(["audit", "--since", "yesterday"])).stderr).toContain("--since: not an ISO date-time");
   });
 
-  it("rolls the run back and opens its findings again", async () => {
+  it("rolls the run back (asking, or --yes) and puts its findings on hold until unhold", async () => {
     expect((await cli(["rollback"])).stderr).toContain("name a finding id or pass --run <run-id>");
-    const r = await cli(["rollback", "--run", runId]);
+    // Like remediate --apply: no silent rollback from a pipe.
+    const piped = await cli(["rollback", "--run", runId], "y\ny\n");
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain("pass --yes to roll back without asking");
+    expect(keyStatus(b, "bob", keyOf("bob"))).toBe("Inactive");
+    const r = await cli(["rollback", "--run", runId, "--yes"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/rolled-back/);
-    expect(r.stdout).toMatch(/is open again/);
+    expect(r.stdout).toMatch(/is on hold: no remediation redoes it until `iamwarden findings unhold/);
     expect(keyStatus(b, "bob", keyOf("bob"))).toBe("Active");
     expect(keyStatus(b, "carol", keyOf("carol"))).toBe("Active");
-    const again = await cli(["rollback", "--run", runId]);
+    const again = await cli(["rollback", "--run", runId, "--yes"]);
     expect(again.stdout).toContain("Nothing left to undo");
-  });
+  }, 120_000);
+
+  it("does not redo a rolled-back change, says why, and `findings unhold` lifts the hold", async () => {
+    const next = await cli(["remediate", "--format", "json"]);
+    const doc = JSON.parse(next.stdout);
+    expect(doc.items).toEqual([]);
+    expect(doc.notDue.map((n: { reason: string }) => n.reason)).toEqual([
+      expect.stringMatching(/^on hold since/),
+      expect.stringMatching(/^on hold since/),
+    ]);
+    const id = doc.notDue[0].finding;
+    const lifted = await cli(["findings", "unhold", id]);
+    expect(lifted.stdout).toBe(`Hold lifted: ${id} is open again.\n`);
+    expect((await cli(["findings", "unhold", id])).stderr).toContain("is not on hold");
+  }, 120_000);
 
   it("quarantines a user by hand, and never an admin", async () => {
     const plan = await cli(["quarantine", "mallory", "--account", ACCT]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain("attach iamwarden-quarantine to mallory (AttachUserPolicy)");
     expect(b.state.accounts.get(ACCT)!.users.get("mallory")!.attachedPolicies).toEqual([]);
-    const applied = await cli(["quarantine", "mallory", "--account", ACCT, "--apply"]);
+    const piped = await cli(["quarantine", "mallory", "--account", ACCT, "--apply"], "y\n");
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain("pass --yes to apply without asking");
+    expect(b.state.accounts.get(ACCT)!.users.get("mallory")!.attachedPolicies).toEqual([]);
+    const applied = await cli(["quarantine", "mallory", "--account", ACCT, "--apply", "--yes"]);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toContain("applied: iamwarden-quarantine attached");
     expect(b.state.accounts.get(ACCT)!.users.get("mallory")!.attachedPolicies).toEqual([
       `arn:aws:iam::${ACCT}:policy/iamwarden-quarantine`,
     ]);
-    const admin = await cli(["quarantine", "alice.admin", "--account", ACCT, "--apply"]);
+    const admin = await cli(["quarantine", "alice.admin", "--account", ACCT, "--apply", "--yes"]);
     expect(admin.code).toBe(2);
     expect(admin.stdout).toContain("blocked: alice.admin is a listed admin user");
     const elsewhere = await cli(["quarantine", "mallory", "--account", "999999999999"]);
     expect(elsewhere.stderr).toContain("account 999999999999 is not in remediation.accounts");
-  });
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { promptConfirm } from "../../../src/actions/remediate/confirm.js";
+import { liftHold } from "../../../src/actions/remediate/finding-changes.js";
 import { rollbackEntries } from "../../../src/actions/remediate/rollback.js";
 import { type RemediationDeps, runRemediation } from "../../../src/actions/remediate/run.js";
 import { findingId } from "../../../src/engine/reconcile.js";
@@ -220,11 +221,59 @@ describe("remediate run", () => {
     expect(keyStatus(b, "eve", keyId, other)).toBe("Active");
   });
 
-  it("rolls a whole run back from the audit log, and the findings wait a new grace period", async () => {
+  it("rolls a whole run back from the audit log; the findings stay on hold until lifted, then wait a new grace period", async () => {
     b = await bench();
     const users = await staleUsers(b, 3);
     await runRemediation(deps(b), { apply: true });
-    const rb = await rollbackEntries(
+    const rbDeps = {
+      store: b.store,
+      route: route(b.config),
+      now: NOW,
+      runId: "run-rb",
+      actor: "tester",
+      clientsFor: b.clientsFor,
+      verify: FAST_VERIFY,
+    };
+    const rb = await rollbackEntries(rbDeps, await b.store.listAudit({ runId: "run-1" }));
+    expect(rb.results.map((r) => r.status)).toEqual(["rolled-back", "rolled-back", "rolled-back"]);
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active", "Active"]);
+    expect(rb.held.sort()).toEqual(users.map((u) => u.finding.id).sort());
+    const f = await b.store.getFinding(users[0]!.finding.id);
+    expect(f).toMatchObject({
+      status: "suppressed",
+      statusReason: `rolled back by tester at ${NOW.toISOString()}`,
+      details: { rollback: { at: NOW.toISOString(), by: "tester" }, hold: { by: "tester" } },
+    });
+    expect(f?.details.remediation).toBeUndefined();
+    // On hold: a month later, no run plans the same keys again.
+    const later = new Date(NOW.getTime() + 30 * 86_400_000);
+    const next = await runRemediation(deps(b, { runId: "run-4", now: later }), { apply: true });
+    expect(next.items).toEqual([]);
+    expect(next.notDue[0]?.reason).toMatch(
+      /^on hold since 2026-06-01T12:00:00.000Z \(rolled back by tester\)/,
+    );
+    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active", "Active"]);
+    // A second rollback of the same run finds nothing left to undo.
+    const twice = await rollbackEntries(
+      { ...rbDeps, runId: "run-rb2" },
+      await b.store.listAudit({ runId: "run-1" }),
+    );
+    expect(twice.results).toEqual([]);
+    // Lifted by hand: open again, and the 14-day grace period starts from the lift.
+    await liftHold({ ...rbDeps, runId: "run-unhold", now: later }, users[0]!.finding.id);
+    expect((await b.store.getFinding(users[0]!.finding.id))?.status).toBe("open");
+    const after = await runRemediation(deps(b, { runId: "run-5", now: later }), { apply: false });
+    expect(after.notDue.find((n) => n.finding.id === users[0]!.finding.id)?.reason).toBe(
+      "grace period ends 2026-07-15T12:00:00.000Z",
+    );
+  });
+
+  it("a hold ends at --until, and the grace period counts from there", async () => {
+    b = await bench();
+    const [u] = await staleUsers(b, 1);
+    await runRemediation(deps(b), { apply: true });
+    const until = new Date("2026-06-10T00:00:00.000Z");
+    await rollbackEntries(
       {
         store: b.store,
         route: route(b.config),
@@ -233,35 +282,17 @@ describe("remediate run", () => {
         actor: "tester",
         clientsFor: b.clientsFor,
         verify: FAST_VERIFY,
+        holdUntil: until,
       },
       await b.store.listAudit({ runId: "run-1" }),
     );
-    expect(rb.results.map((r) => r.status)).toEqual(["rolled-back", "rolled-back", "rolled-back"]);
-    expect(users.map((u) => keyStatus(b!, u.user, u.keyId))).toEqual(["Active", "Active", "Active"]);
-    expect(rb.reopened.sort()).toEqual(users.map((u) => u.finding.id).sort());
-    const f = await b.store.getFinding(users[0]!.finding.id);
-    expect(f).toMatchObject({
-      status: "open",
-      details: { rollback: { at: NOW.toISOString(), by: "tester" } },
+    const f = await b.store.getFinding(u!.finding.id);
+    expect(f?.statusReason).toBe(
+      `rolled back by tester at ${NOW.toISOString()} (on hold until ${until.toISOString()})`,
+    );
+    const held = await runRemediation(deps(b, { runId: "r2", now: new Date("2026-06-09T00:00:00Z") }), {
+      apply: false,
     });
-    expect(f?.details.remediation).toBeUndefined();
-    // Rolled back just now: the 14-day grace period starts again.
-    const next = await runRemediation(deps(b, { runId: "run-4" }), { apply: false });
-    expect(next.items).toEqual([]);
-    expect(next.notDue[0]?.reason).toBe("grace period ends 2026-06-15T12:00:00.000Z");
-    // A second rollback of the same run finds nothing left to undo.
-    const twice = await rollbackEntries(
-      {
-        store: b.store,
-        route: route(b.config),
-        now: NOW,
-        runId: "run-rb2",
-        actor: "tester",
-        clientsFor: b.clientsFor,
-        verify: FAST_VERIFY,
-      },
-      await b.store.listAudit({ runId: "run-1" }),
-    );
-    expect(twice.results).toEqual([]);
+    expect(held.notDue[0]?.reason).toContain("until 2026-06-10T00:00:00.000Z");
   });
 });
