@@ -182,16 +182,18 @@ const remediationSchema = z
         policyName: z.string().default("iamwarden-quarantine"),
         denyAll: z.boolean().default(false),
         breakGlassUsers: z.array(z.string()).default([]),
+        /** Users who may be quarantined although they hold AdministratorAccess or IAMFullAccess. */
+        allowAdmins: z.array(z.string()).default([]),
       })
       .strict()
-      .default({ policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [] }),
+      .default({ policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [], allowAdmins: [] }),
   })
   .strict()
   .default({
     accounts: [],
     maxPerRun: 20,
     maxShare: 0.25,
-    quarantine: { policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [] },
+    quarantine: { policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [], allowAdmins: [] },
   });
 
 export const configSchema = z

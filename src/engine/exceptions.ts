@@ -1,5 +1,6 @@
 import type { ExceptionEntry } from "../config/schema.js";
 import type { Candidate } from "../model/finding.js";
+import { sameIamName } from "../util/iam-name.js";
 
 export interface ExceptionContext {
   /** Exceptions of the candidate's account (and "*" for every account). */
@@ -18,7 +19,8 @@ export function matchException(c: Candidate, ctx: ExceptionContext, now: Date): 
     if (e.until && e.until.getTime() < now.getTime()) continue;
     if (e.check && e.check !== c.check) continue;
     const why = e.reason ? `: ${e.reason}` : "";
-    if (e.user && e.user === user) return `exception for user ${e.user}${why}`;
+    // IAM user names are unique case-insensitively: `Break-Glass` is the listed `break-glass`.
+    if (e.user && sameIamName(e.user, user)) return `exception for user ${e.user}${why}`;
     if (e.key && (e.key === keyId || e.key === c.resource))
       return `exception for key …${e.key.slice(-4)}${why}`;
     if (e.tag && ctx.userTags && e.tag in ctx.userTags) return `exception for users tagged ${e.tag}${why}`;

@@ -5,6 +5,7 @@ import {
   GetUserPolicyCommand,
   type IAMClient,
   paginateListAccessKeys,
+  paginateListAttachedGroupPolicies,
   paginateListAttachedUserPolicies,
   paginateListGroupsForUser,
   paginateListUserPolicies,
@@ -52,6 +53,13 @@ export async function userGroups(iam: IAMClient, user: string): Promise<string[]
 export async function attachedPolicies(iam: IAMClient, user: string): Promise<string[]> {
   const arns: string[] = [];
   for await (const page of paginateListAttachedUserPolicies({ client: iam }, { UserName: user }))
+    for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) arns.push(p.PolicyArn);
+  return arns;
+}
+
+export async function groupAttachedPolicies(iam: IAMClient, group: string): Promise<string[]> {
+  const arns: string[] = [];
+  for await (const page of paginateListAttachedGroupPolicies({ client: iam }, { GroupName: group }))
     for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) arns.push(p.PolicyArn);
   return arns;
 }

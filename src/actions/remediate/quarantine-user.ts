@@ -9,9 +9,11 @@ import {
 import { describeAwsError, isLimitExceeded, isNoSuchEntity } from "../../cloud/aws/errors.js";
 import type { Config } from "../../config/schema.js";
 import type { AuditEntry } from "../../model/audit.js";
+import { hasIamName } from "../../util/iam-name.js";
 import { audited } from "./audited.js";
 import {
   attachedPolicies,
+  groupAttachedPolicies,
   inlinePolicy,
   inlinePolicyNames,
   managedPolicy,
@@ -33,7 +35,17 @@ export interface QuarantineSettings {
   adminGroup?: string | undefined;
   adminUsers: string[];
   breakGlassUsers: string[];
+  /** Users who may be quarantined although they hold an administrator policy. */
+  allowAdmins?: string[] | undefined;
 }
+
+/** Policies that make their holder an administrator in effect, attached directly or via a group. */
+export const ADMIN_POLICY_NAMES = ["AdministratorAccess", "IAMFullAccess"] as const;
+
+/** The admin group when none is configured: the convention of the Lambda quarantine it replaces. */
+export const DEFAULT_ADMIN_GROUP = "admins";
+
+const policyNameOf = (arn: string) => arn.slice(arn.lastIndexOf("/") + 1);
 
 /** IAM's default quota of managed policies per user; only used to say what the plan expects. */
 export const MANAGED_POLICIES_PER_USER = 10;
@@ -44,9 +56,10 @@ export function quarantineSettings(config: Config): QuarantineSettings {
   return {
     policyName: q.policyName,
     denyAll: q.denyAll,
-    adminGroup: change?.adminGroup,
+    adminGroup: change?.adminGroup ?? DEFAULT_ADMIN_GROUP,
     adminUsers: change?.adminUsers ?? [],
     breakGlassUsers: q.breakGlassUsers,
+    allowAdmins: q.allowAdmins,
   };
 }
 
@@ -62,6 +75,22 @@ export function quarantineDocument(denyAll: boolean): string {
 export const policyArn = (ctx: ActionContext, name: string) =>
   `arn:${ctx.partition ?? "aws"}:iam::${ctx.account}:policy/${name}`;
 
+/** The administrator policy a user holds (directly, or through which group), or undefined. */
+async function adminPolicyOf(
+  ctx: ActionContext,
+  user: string,
+  groups: string[],
+): Promise<string | undefined> {
+  const isAdminPolicy = (arn: string) => hasIamName(ADMIN_POLICY_NAMES, policyNameOf(arn));
+  const direct = (await attachedPolicies(ctx.iam, user)).find(isAdminPolicy);
+  if (direct) return policyNameOf(direct);
+  for (const g of groups) {
+    const via = (await groupAttachedPolicies(ctx.iam, g)).find(isAdminPolicy);
+    if (via) return `${policyNameOf(via)} through the group ${g}`;
+  }
+  return undefined;
+}
+
 export const quarantineUser = {
   name: "quarantine-user",
 
@@ -75,29 +104,52 @@ export const quarantineUser = {
       before: {},
       changes: [],
     };
-    if (s.adminUsers.includes(user)) {
+    // IAM user names are unique case-insensitively: so is every guard.
+    if (hasIamName(s.adminUsers, user)) {
       planned.blocked = `${user} is a listed admin user; admins are never quarantined`;
       return planned;
     }
-    if (s.breakGlassUsers.includes(user)) {
+    if (hasIamName(s.breakGlassUsers, user)) {
       planned.blocked = `${user} is a listed break-glass user; never quarantined`;
       return planned;
     }
+    const adminGroup = s.adminGroup ?? DEFAULT_ADMIN_GROUP;
     let groups: string[] = [];
     try {
-      if (s.adminGroup) groups = await userGroups(ctx.iam, user);
+      groups = await userGroups(ctx.iam, user);
     } catch (e) {
       if (isNoSuchEntity(e)) {
         planned.noop = `there is no IAM user ${user}`;
         return planned;
       }
-      planned.blocked = `cannot read the groups of ${user} (${describeAwsError(e)}); not quarantined, since ${user} may be in the admin group ${s.adminGroup}`;
+      planned.blocked = `cannot read the groups of ${user} (${describeAwsError(e)}); not quarantined, since ${user} may be in the admin group ${adminGroup}`;
       planned.raiseToCritical = true;
       return planned;
     }
-    if (s.adminGroup && groups.includes(s.adminGroup)) {
-      planned.blocked = `${user} is a member of the admin group ${s.adminGroup}; admins are never quarantined`;
+    if (hasIamName(groups, adminGroup)) {
+      planned.blocked = `${user} is a member of the admin group ${adminGroup}; admins are never quarantined`;
       return planned;
+    }
+    // Whatever the groups are called: an administrator policy, on the user or through a group.
+    if (!hasIamName(s.allowAdmins ?? [], user)) {
+      let held: string | undefined;
+      try {
+        held = await adminPolicyOf(ctx, user, groups);
+      } catch (e) {
+        if (isNoSuchEntity(e)) {
+          planned.noop = `there is no IAM user ${user}`;
+          return planned;
+        }
+        planned.blocked = `cannot read the policies of ${user} (${describeAwsError(e)}); not quarantined, since ${user} may hold ${ADMIN_POLICY_NAMES.join(" or ")}`;
+        planned.raiseToCritical = true;
+        return planned;
+      }
+      if (held) {
+        // Not a listed admin, yet an administrator in effect: a person must look now.
+        planned.blocked = `${user} holds ${held}; administrators are never quarantined (list ${user} in remediation.quarantine.allowAdmins to allow it)`;
+        planned.raiseToCritical = true;
+        return planned;
+      }
     }
 
     const arn = policyArn(ctx, s.policyName);
@@ -114,7 +166,7 @@ export const quarantineUser = {
     }
     const policy = await managedPolicy(ctx.iam, arn);
     planned.before = {
-      ...(s.adminGroup ? { groups } : {}),
+      groups,
       attachedPolicies: attached,
       inlinePolicies: inline,
       policyExists: Boolean(policy),

@@ -136,6 +136,73 @@ describe("quarantine-user", () => {
     expect(b.emu.calls.byAction.ListGroupsForUser).toBeUndefined();
   });
 
+  it("compares admin, break-glass and admin-group names as IAM does: case-insensitively", async () => {
+    b = await bench({ config: { remediation: { quarantine: { breakGlassUsers: ["break-glass"] } } } });
+    const s = quarantineSettings(b.config);
+    const ctx = await b.ctx();
+    for (const name of ["ALICE.ADMIN", "Break-Glass", "ops"]) addUser(b.state, ACCT, { name });
+    addGroup(b.state, ACCT, { name: "Admins" });
+    addUserToGroup(b.state, ACCT, "ops", "Admins");
+    expect((await quarantineUser.apply(ctx, "ALICE.ADMIN", s)).message).toBe(
+      "ALICE.ADMIN is a listed admin user; admins are never quarantined",
+    );
+    expect((await quarantineUser.apply(ctx, "Break-Glass", s)).message).toBe(
+      "Break-Glass is a listed break-glass user; never quarantined",
+    );
+    expect((await quarantineUser.apply(ctx, "ops", s)).message).toBe(
+      "ops is a member of the admin group admins; admins are never quarantined",
+    );
+    expect(await b.store.listAudit()).toEqual([]);
+  });
+
+  it("protects the group `admins` when no admin group is configured", async () => {
+    b = await bench({ config: { checks: { "iam-change": { adminUsers: [] } } } });
+    addUser(b.state, ACCT, { name: "ops" });
+    addGroup(b.state, ACCT, { name: "admins" });
+    addUserToGroup(b.state, ACCT, "ops", "admins");
+    const r = await quarantineUser.apply(await b.ctx(), "ops", quarantineSettings(b.config));
+    expect(r).toMatchObject({
+      status: "blocked",
+      message: "ops is a member of the admin group admins; admins are never quarantined",
+    });
+    expect(acct(b).users.get("ops")!.attachedPolicies).toEqual([]);
+  });
+
+  it("never quarantines a holder of AdministratorAccess or IAMFullAccess, direct or through any group, unless allowed", async () => {
+    b = await bench();
+    const admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    const iamFull = "arn:aws:iam::aws:policy/IAMFullAccess";
+    addUser(b.state, ACCT, { name: "direct" });
+    acct(b).users.get("direct")!.attachedPolicies.push(admin);
+    addUser(b.state, ACCT, { name: "viagroup" });
+    const g = addGroup(b.state, ACCT, { name: "platform" });
+    g.attachedPolicies.push(iamFull);
+    addUserToGroup(b.state, ACCT, "viagroup", "platform");
+    const f = await iamChangeFinding(b, "direct");
+    const d = deps(b, await b.clientsFor(ACCT));
+    const out = await runQuarantine(d, { account: ACCT, user: "direct", findingId: f.id, apply: true });
+    expect(out.applied).toMatchObject({
+      status: "blocked",
+      message:
+        "direct holds AdministratorAccess; administrators are never quarantined (list direct in remediation.quarantine.allowAdmins to allow it)",
+    });
+    // Refused automatically, so a person must look now.
+    expect(await b.store.getFinding(f.id)).toMatchObject({ severity: "critical", status: "open" });
+    const s = quarantineSettings(b.config);
+    expect((await quarantineUser.apply(await b.ctx(), "viagroup", s)).message).toBe(
+      "viagroup holds IAMFullAccess through the group platform; administrators are never quarantined (list viagroup in remediation.quarantine.allowAdmins to allow it)",
+    );
+    expect(acct(b).users.get("viagroup")!.attachedPolicies).toEqual([]);
+    expect(await b.store.listAudit()).toEqual([]);
+    // Allowed by name (as IAM compares names): quarantined like anyone else.
+    const allowed = await quarantineUser.apply(await b.ctx(), "viagroup", {
+      ...s,
+      allowAdmins: ["ViaGroup"],
+    });
+    expect(allowed.status).toBe("applied");
+    expect(acct(b).users.get("viagroup")!.attachedPolicies).toEqual([POLICY_ARN]);
+  });
+
   it("does nothing when group membership cannot be read, and raises the finding to critical", async () => {
     b = await bench();
     addUser(b.state, ACCT, { name: "mallory" });

@@ -158,6 +158,21 @@ const listAttachedUserPolicies = iam(
   ["UserName"],
 );
 
+const listAttachedGroupPolicies = iam(
+  "ListAttachedGroupPolicies",
+  (p, ctx) => {
+    const group = ctx.account.groups.get(p.GroupName!);
+    if (!group) throw noSuchEntity(`group with name ${p.GroupName}`);
+    const r = page(group.attachedPolicies, p, ctx.settings.pageCap);
+    return {
+      AttachedPolicies: r.items.map((arn) => ({ PolicyName: arn.split("/").pop(), PolicyArn: arn })),
+      IsTruncated: r.IsTruncated,
+      Marker: r.Marker,
+    };
+  },
+  ["GroupName"],
+);
+
 const listUserPolicies = iam(
   "ListUserPolicies",
   (p, ctx) => {
@@ -319,6 +334,7 @@ export const readOps: Operation[] = [
   listGroupsForUser,
   getGroup,
   listAttachedUserPolicies,
+  listAttachedGroupPolicies,
   listUserPolicies,
   generateCredentialReport,
   getCredentialReport,
