@@ -16,7 +16,7 @@ import type { Store } from "../../store/store.js";
 import type { Confirm } from "./confirm.js";
 import { markRemediated } from "./finding-changes.js";
 import { countActiveKeys } from "./iam-state.js";
-import { type Recovery, recoverPending } from "./recover.js";
+import { RECOVER_AFTER_MS, type Recovery, recoverPending } from "./recover.js";
 import { remediationAction, scheduledChecks } from "./registry.js";
 import type { ActionContext, Applied, Planned, VerifySettings } from "./types.js";
 
@@ -223,9 +223,27 @@ async function remediate(deps: RemediationDeps, opts: RemediationOptions): Promi
     deps.onItem?.(r);
   };
 
+  // Changes still pending in the audit log (too recent to be a crash's): another run is making
+  // them now, and its outcome is not known yet.
+  const inFlight = new Map<string, number>();
+  if (due.length)
+    for (const e of await store.listAudit({ since: new Date(Date.now() - RECOVER_AFTER_MS).toISOString() }))
+      if (e.result === "pending" && e.findingId) inFlight.set(e.findingId, e.id);
+
   // Plan: read each key's current state; nothing changes.
   const plans: { item: DueItem; planned: Planned; clients: AccountClients }[] = [];
   for (const item of due) {
+    const busy = findingsOf(item)
+      .map((f) => inFlight.get(f.id))
+      .find((id) => id !== undefined);
+    if (busy !== undefined) {
+      push({
+        item,
+        status: "blocked",
+        message: `another run is changing this (audit entry ${busy} is pending); left to it`,
+      });
+      continue;
+    }
     const c = await clientOf(item.finding.account);
     if (!c) {
       push({ item, status: "error", message: "the account cannot be reached" });

@@ -295,4 +295,94 @@ describe("remediate run", () => {
     });
     expect(held.notDue[0]?.reason).toContain("until 2026-06-10T00:00:00.000Z");
   });
+
+  it("completes the audit entries a crashed run left pending, and records the remediation it finds", async () => {
+    b = await bench();
+    const [done, notDone, inFlight] = await staleUsers(b, 3);
+    // A run killed between UpdateAccessKey and its audit record: the key is Inactive, the entry pending.
+    const pending = async (u: typeof done, at: string) =>
+      b!.store.appendAudit({
+        runId: "run-crashed",
+        at,
+        actor: "cron",
+        findingId: u!.finding.id,
+        action: "deactivate-key",
+        account: ACCT,
+        target: u!.keyId,
+        before: { user: u!.user, keyId: u!.keyId, status: "Active" },
+        intent: { api: "UpdateAccessKey", UserName: u!.user, AccessKeyId: u!.keyId, Status: "Inactive" },
+      });
+    const id1 = await pending(done, "2026-05-31T03:00:00.000Z");
+    b.state.accounts.get(ACCT)!.users.get(done!.user)!.keys[0]!.status = "Inactive";
+    // Killed before the call: the key is still Active.
+    const id2 = await pending(notDone, "2026-05-31T03:00:01.000Z");
+    // Written a moment ago: a run may still be making this call; it is left to that run.
+    const id3 = await pending(inFlight, new Date().toISOString());
+
+    const r = await runRemediation(deps(b, { runId: "run-next" }), { apply: true });
+    expect(r.recovered?.map((x) => [x.entryId, x.result, x.remediated])).toEqual([
+      [id1, "applied", true],
+      [id2, "failed", undefined],
+    ]);
+    const log = await b.store.listAudit();
+    expect(log.find((e) => e.id === id1)).toMatchObject({
+      result: "applied",
+      outcome: { recovered: true, recoveredBy: "run-next", made: true, status: "Inactive" },
+    });
+    expect(log.find((e) => e.id === id2)).toMatchObject({ result: "failed", outcome: { made: false } });
+    expect(log.find((e) => e.id === id3)?.result).toBe("pending");
+    const f = await b.store.getFinding(done!.finding.id);
+    expect(f).toMatchObject({ status: "remediated", details: { remediation: { auditId: id1 } } });
+    expect((await b.store.findingEvents(f!.id)).at(-1)?.cause).toContain(
+      "completed after an interrupted run",
+    );
+    // The key found Inactive is not deactivated again; the one not done is, in this run; the one
+    // in flight is left to its run.
+    expect(r.items.map((i) => [i.item.user, i.status, i.message])).toEqual([
+      [inFlight!.user, "blocked", `another run is changing this (audit entry ${id3} is pending); left to it`],
+      [notDone!.user, "applied", "deactivated"],
+    ]);
+    expect(b.emu.calls.byAction.UpdateAccessKey).toBe(1);
+  });
+
+  it("counts a key with both an age and an inactivity finding once: planned once, asked once, both remediated", async () => {
+    b = await bench({ config: { remediation: { maxShare: 0.5 } } });
+    const { keyId, finding } = await userWithStaleKey(b, "bob");
+    const age = {
+      ...finding,
+      id: findingId("key-age", ACCT, keyId),
+      check: "key-age",
+      details: { ...finding.details, state: "expired" },
+    };
+    await b.store.reconcile({ account: ACCT, checks: ["key-age"] }, () => ({
+      upserts: [age],
+      events: [],
+      outbox: [],
+    }));
+    // One more Active key: 1 of 2 is within maxShare 0.5; counted twice it would not be.
+    addUser(b.state, ACCT, { name: "healthy" });
+    addAccessKey(b.state, ACCT, "healthy", { createDate: new Date("2026-05-01T00:00:00Z") });
+    const t = typed("y\n");
+    const r = await runRemediation(deps(b, { confirm: t.confirm }), { apply: true });
+    expect(r.blocked).toEqual([]);
+    expect(r.items.map((i) => [i.item.keyId, i.status])).toEqual([[keyId, "applied"]]);
+    expect(t.asked().match(/\[y\/N\/all\/quit\]/g)).toHaveLength(1);
+    expect(b.emu.calls.byAction.UpdateAccessKey).toBe(1);
+    expect((await b.store.getFinding(finding.id))?.status).toBe("remediated");
+    expect((await b.store.getFinding(age.id))?.status).toBe("remediated");
+    // Rolled back: both findings go on hold, so neither brings the key back into a plan.
+    const rb = await rollbackEntries(
+      {
+        store: b.store,
+        route: route(b.config),
+        now: NOW,
+        runId: "rb",
+        actor: "tester",
+        clientsFor: b.clientsFor,
+        verify: FAST_VERIFY,
+      },
+      await b.store.listAudit({ runId: "run-1" }),
+    );
+    expect(rb.held.sort()).toEqual([finding.id, age.id].sort());
+  });
 });
