@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
-import { findingId } from "../../src/engine/reconcile.js";
+import { findingId, planReconcile } from "../../src/engine/reconcile.js";
 import { dueFindings, graceStart, limitBlastRadius, planRemediation } from "../../src/engine/remediation.js";
 import type { Finding } from "../../src/model/finding.js";
 import { DAY_MS, MINUTE_MS } from "../../src/util/time.js";
@@ -187,5 +187,89 @@ describe("blast-radius limit", () => {
     });
     const d = planRemediation({ findings: [del], settings: settings(), now, activeKeys: new Map() });
     expect(d.due).toMatchObject([{ action: "delete-key" }]);
+  });
+});
+
+describe("one key, several findings", () => {
+  const now = at(20 * DAY_MS);
+
+  it("plans a key with both an age and an inactivity finding once, and counts it once", () => {
+    const keyId = "AKIA0000000000000123";
+    const inactive = finding({ keyId });
+    const age = finding({ keyId, check: "key-age", state: "expired" });
+    const r = dueFindings([inactive, age], settings(), now);
+    expect(r.items).toHaveLength(1);
+    expect(r.items[0]).toMatchObject({ finding: { id: inactive.id }, also: [{ id: age.id }], keyId });
+    // 1 key of 4 is exactly maxShare 0.25; counted per finding (2 of 4) it was blocked.
+    const limited = limitBlastRadius(r.items, settings(), new Map([[A, 4]]));
+    expect(limited.blocked).toEqual([]);
+    expect(limited.due).toHaveLength(1);
+    // Even items built by hand count distinct keys.
+    const twice = limitBlastRadius(
+      [r.items[0]!, { ...r.items[0]!, finding: age, also: undefined }],
+      settings(),
+      new Map([[A, 4]]),
+    );
+    expect(twice.blocked).toEqual([]);
+  });
+
+  it("says which findings are not acted on because remediation of their check is off", () => {
+    const r = dueFindings([finding()], settings({ "key-inactive": { enabled: false } }), now);
+    expect(r.notDue.map((n) => n.kind)).toEqual(["not-enabled"]);
+    expect(dueFindings([finding()], settings(), at(0)).notDue.map((n) => n.kind)).toEqual(["waiting"]);
+  });
+});
+
+describe("a rollback's hold", () => {
+  const heldAt = "2026-05-20T00:00:00.000Z";
+  const held = (until?: string) =>
+    finding({
+      status: "suppressed",
+      statusReason: `rolled back by tester at ${heldAt}`,
+      details: {
+        username: "bob",
+        keyId: "AKIA0000000000000555",
+        rollback: { at: heldAt, by: "tester" },
+        hold: { by: "tester", at: heldAt, ...(until ? { until } : {}) },
+      },
+    });
+
+  it("keeps the finding suppressed when the next scan sees it again, until it ends", () => {
+    const f = held("2026-06-10T00:00:00.000Z");
+    const seen = {
+      check: f.check,
+      account: f.account,
+      resource: f.resource,
+      owner: "bob",
+      severity: "medium" as const,
+      title: "t",
+      details: f.details,
+    };
+    const scan = (now: string) =>
+      planReconcile([f], {
+        account: A,
+        checks: ["key-inactive"],
+        kind: "state",
+        complete: true,
+        candidates: [seen],
+        suppress: () => undefined,
+        route: () => ["slack"],
+        renotifyHours: 24,
+        now: new Date(now),
+        runId: "scan",
+      });
+    const during = scan("2026-06-01T00:00:00.000Z");
+    expect(during.upserts[0]?.status).toBe("suppressed");
+    expect(during.events).toEqual([]);
+    expect(during.outbox).toEqual([]);
+    expect(scan("2026-06-10T00:00:00.000Z").upserts[0]?.status).toBe("open");
+  });
+
+  it("is not due while held; the grace period counts from the hold's end", () => {
+    const f = held("2026-06-10T00:00:00.000Z");
+    expect(dueFindings([f], settings(), new Date("2026-06-09T00:00:00Z")).notDue[0]?.reason).toBe(
+      "on hold since 2026-05-20T00:00:00.000Z (rolled back by tester) until 2026-06-10T00:00:00.000Z; `findings unhold` lifts it",
+    );
+    expect(graceStart({ ...f, status: "open" }).toISOString()).toBe("2026-06-10T00:00:00.000Z");
   });
 });

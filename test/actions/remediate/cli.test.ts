@@ -51,6 +51,8 @@ beforeAll(async () => {
   };
   await userWithStaleKey(b, "bob");
   await userWithStaleKey(b, "carol");
+  // key-age is not enabled for remediation in this config.
+  await userWithStaleKey(b, "dave", { check: "key-age" });
   addUser(state, ACCT, { name: "mallory" });
   await store.close();
 });
@@ -66,6 +68,29 @@ const cli = (args: string[], input?: string) =>
 const keyOf = (user: string) => b.state.accounts.get(ACCT)!.users.get(user)!.keys[0]!.id;
 
 describe("remediate, audit, rollback and quarantine commands", () => {
+  it("exits non-zero when the blast-radius limit blocks a run, says what to do, and names checks that are off", async () => {
+    const strict = join(dir, "strict.yaml");
+    writeFileSync(
+      strict,
+      stringify({
+        store: "./iamwarden.db",
+        aws: { endpoint: b.emu.url, region: "us-east-1", maxAttempts: 2 },
+        accounts: [{ id: ACCT, alias: "prod", roleName: ROLE }],
+        remediation: { accounts: [ACCT], "key-inactive": { enabled: true, graceDays: 14 }, maxShare: 0.1 },
+      }),
+    );
+    const r = await runCli(["--config", strict, "--now", NOW.toISOString(), "remediate", "--apply", "--yes"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(
+      `Blast-radius limit: nothing remediated in ${ACCT}: 2 of 3 active keys due, over maxShare 0.1 (2 keys). Review them (iamwarden findings list --account ${ACCT}), then remediate in smaller batches (--check, --account) or raise remediation.maxShare / remediation.maxPerRun.`,
+    );
+    expect(r.stdout).toContain(
+      "1 key-age findings: remediation of key-age is not enabled (remediation.key-age.enabled).",
+    );
+    expect(r.stdout).not.toContain("not due yet");
+    expect(keyStatus(b, "bob", keyOf("bob"))).toBe("Active");
+  }, 120_000);
+
   it("refuses to apply without --yes when stdin is not a terminal", async () => {
     const r = await cli(["remediate", "--apply"], "y\ny\n");
     expect(r.code).toBe(2);
@@ -139,11 +164,12 @@ describe("remediate, audit, rollback and quarantine commands", () => {
     const next = await cli(["remediate", "--format", "json"]);
     const doc = JSON.parse(next.stdout);
     expect(doc.items).toEqual([]);
-    expect(doc.notDue.map((n: { reason: string }) => n.reason)).toEqual([
+    const held = doc.notDue.filter((n: { check: string }) => n.check === "key-inactive");
+    expect(held.map((n: { reason: string }) => n.reason)).toEqual([
       expect.stringMatching(/^on hold since/),
       expect.stringMatching(/^on hold since/),
     ]);
-    const id = doc.notDue[0].finding;
+    const id = held[0].finding;
     const lifted = await cli(["findings", "unhold", id]);
     expect(lifted.stdout).toBe(`Hold lifted: ${id} is open again.\n`);
     expect((await cli(["findings", "unhold", id])).stderr).toContain("is not on hold");
