@@ -31,6 +31,9 @@ type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 export function parseAddr(text: string, keepMapped = false): Addr | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
   if (!text.includes(":") || text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
+  // An embedded IPv4 tail is held to the same rule: `::ffff:010.8.8.8` is not read as 10.8.8.8.
+  const tail = text.slice(text.lastIndexOf(":") + 1);
+  if (tail.includes(".") && !ipaddr.IPv4.isValidFourPartDecimal(tail)) return undefined;
   const a = ipaddr.IPv6.parse(text);
   return a.isIPv4MappedAddress() && !keepMapped ? a.toIPv4Address() : a;
 }

@@ -32,6 +32,8 @@ const details = z.looseObject({
   allowlists: z.array(z.string()),
   suggestedList: z.string().optional(),
   suggestedEntry: z.string().optional(),
+  /** The record's address is not an IP address: no list could judge it (flagged, not passed). */
+  unparseableSource: z.boolean().optional(),
   advice: z.string(),
 });
 type Details = z.output<typeof details>;
@@ -106,18 +108,20 @@ export function sourceIpWants(h: PrefilterHeader, s: SourceIpSettings): boolean 
       if (h.accessKeyId !== undefined && !h.accessKeyId.startsWith("AKIA")) return false;
     }
   } else if (h.kind !== "login") return false;
-  const ip = h.sourceIp;
-  if (!ip || isAwsServiceSource(ip)) return false;
+  // A missing address is passed on too: the judge flags what it cannot check.
+  const ip = h.sourceIp ?? "";
+  if (isAwsServiceSource(ip)) return false;
   // Without an account here, the normalised event may still get one: let the judge see it
   // unless every account's lists cover the address.
   if (!h.account) {
     const parsed = s.coveredEverywhere ? parseCached(ip) : undefined;
     return !parsed || !s.coveredEverywhere?.(parsed);
   }
-  const parsed = parseCached(ip);
-  if (!parsed) return false;
   const { merged, names } = s.allowlistsOf(h.account);
-  return names.length > 0 && !containsParsed(merged, parsed);
+  if (!names.length) return false;
+  // An address that cannot be judged is not passed: the judge flags it.
+  const parsed = parseCached(ip);
+  return !parsed || !containsParsed(merged, parsed);
 }
 
 // Event addresses repeat a lot: parse each once. Bounded, and cleared rather than evicted.
@@ -170,11 +174,15 @@ function severityOf(actor: Actor, e: IamEvent): Severity {
 /** One event judged; undefined unless it came from outside every allowlist of its account. */
 export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Details> | undefined {
   const actor = actorOf(e);
-  if (!actor || !e.sourceIp || isAwsServiceSource(e.sourceIp)) return undefined;
-  const ip = parseCached(e.sourceIp);
-  if (!ip) return undefined;
+  const source = e.sourceIp ?? "";
+  if (!actor || isAwsServiceSource(source)) return undefined;
   const { merged, names } = s.allowlistsOf(e.account);
-  if (!names.length || containsParsed(merged, ip)) return undefined;
+  if (!names.length) return undefined;
+  const ip = parseCached(source);
+  // Fail closed: an address no list can be checked against (`999.1.1.1`, `8.8.8.8:443`, empty)
+  // is flagged, never passed.
+  if (!ip) return unjudgeable(e, actor, source, names);
+  if (containsParsed(merged, ip)) return undefined;
 
   const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
   const keyId = e.principal.accessKeyId;
@@ -218,6 +226,42 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Detai
       allowlists: names,
       ...(suggested ? { suggestedList: suggested, suggestedEntry: entry } : {}),
       advice,
+    },
+    events: [eventSummary(e)],
+  };
+}
+
+/** A finding for an event whose source address cannot be parsed, so no allowlist can judge it. */
+function unjudgeable(e: IamEvent, actor: Actor, source: string, names: string[]): Candidate<Details> {
+  const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
+  const keyId = e.principal.accessKeyId;
+  const shown = source === "" ? "an empty address" : JSON.stringify(source);
+  const what =
+    actor === "human"
+      ? `${e.kind === "console-login" ? "Console login" : "Login"} by ${who}`
+      : `${keyId ? `Access key ${maskKeyId(keyId)}` : "API key"} of ${who} used`;
+  return {
+    check: "source-ip",
+    account: e.account,
+    resource:
+      actor === "service-credential"
+        ? (keyId ?? `${e.principal.id ?? who}#apikey`)
+        : (e.principal.arn ?? `${e.principal.type}/${who}`),
+    owner: who,
+    // Treated as outside every list, one step up: a forged or mangled address is itself news.
+    severity: e.outcome === "success" ? "high" : "medium",
+    title: `${what} from ${shown}, which is not an IP address: the allowlists cannot judge it`,
+    details: {
+      actor,
+      username: who,
+      principalType: e.principal.type,
+      principalArn: e.principal.arn,
+      ...(keyId ? { keyId } : {}),
+      sourceIp: source,
+      sourceIps: [source],
+      unparseableSource: true,
+      allowlists: names,
+      advice: `The record's source address ${shown} is not an IP address iamwarden can check against the allowlists (${names.join(", ")}); look at the raw record (event ${e.eventId}) to see where the call came from.`,
     },
     events: [eventSummary(e)],
   };

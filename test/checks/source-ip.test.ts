@@ -172,6 +172,41 @@ describe("source-ip", () => {
     expect(actorOf(service)).toBeUndefined();
   });
 
+  it("flags an address it cannot parse instead of passing it (fail closed), in the judge and the pre-filter", () => {
+    const bad = [
+      "999.1.1.1",
+      "not-an-ip",
+      "8.8.8.8:443",
+      " 8.8.8.8",
+      "010.8.8.8",
+      "0x08080808",
+      "",
+      "::ffff:010.8.8.8",
+    ];
+    for (const ip of bad) {
+      for (const e of [consoleLogin(ip), keyCall(ip)]) {
+        const c = judgeSourceIp(e, settings);
+        expect(c, `${JSON.stringify(ip)} ${e.kind}`).toMatchObject({
+          check: "source-ip",
+          details: { unparseableSource: true, sourceIp: e.sourceIp ?? "" },
+        });
+        expect(c!.title).toContain("which is not an IP address: the allowlists cannot judge it");
+        expect(c!.severity).toBe("high");
+        const header = {
+          provider: "aws" as const,
+          kind: e.kind,
+          action: e.action,
+          sourceIp: ip === "" ? undefined : ip,
+          account: A,
+          accessKeyId: e.kind === "console-login" ? "" : "AKIACIDEPLOYKEY00001",
+        };
+        expect(sourceIp.prefilter!(header as never, settings), JSON.stringify(ip)).toBe(true);
+      }
+    }
+    // An account without lists is not judged at all, parseable or not.
+    expect(judgeSourceIp(keyCall("not-an-ip", "AKIACIDEPLOYKEY00001", B), settings)).toBeUndefined();
+  });
+
   it("treats console logins as humans: use the VPN; failures low, root critical", () => {
     const ok = judgeSourceIp(consoleLogin("203.0.113.77"), settings);
     expect(ok).toMatchObject({
