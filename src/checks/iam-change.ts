@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { IamEvent } from "../model/event.js";
 import type { Candidate, Severity } from "../model/finding.js";
+import { hasIamName, sameIamName } from "../util/iam-name.js";
 import { type EventCheck, eventCountColumn, settingsSchema } from "./check.js";
 
 // Unintended IAM changes: an IAM write call by a principal who is not an administrator.
@@ -27,7 +28,13 @@ export const DEFAULT_IAM_CHANGE_ACTIONS = [
   "DeleteUserPermissionsBoundary",
   "DeleteRolePermissionsBoundary",
   "DeactivateMFADevice",
+  // Taking a policy away changes who can do what as much as giving one.
+  "DetachUserPolicy",
+  "DeleteUserPolicy",
 ] as const;
+
+/** Quarantine policies of other tools a team may have on its users (the Lambda quarantine's). */
+export const DEFAULT_QUARANTINE_POLICIES = ["deny_iam_privileges"] as const;
 
 /** Managed policies whose attachment makes someone an administrator in effect. */
 const ADMIN_POLICIES = new Set(["AdministratorAccess", "IAMFullAccess"]);
@@ -48,6 +55,8 @@ const settings = settingsSchema({
   /** Default: DEFAULT_IAM_CHANGE_ACTIONS. */
   actions: z.array(z.string()).optional(),
   quarantine: z.boolean().default(false),
+  /** User policies whose removal lifts a quarantine (besides iamwarden's own): always critical. */
+  quarantinePolicies: z.array(z.string()).default([...DEFAULT_QUARANTINE_POLICIES]),
 }).prefault({});
 
 const details = z.looseObject({
@@ -56,6 +65,8 @@ const details = z.looseObject({
   principalArn: z.string().optional(),
   lastAction: z.string(),
   lastOutcome: z.enum(["success", "failure"]),
+  /** At least one call the finding gathered succeeded (whatever the last one did). */
+  succeeded: z.boolean().optional(),
   criticalReason: z.string().optional(),
   advice: z.string(),
   quarantine: z.boolean(),
@@ -74,6 +85,8 @@ export interface IamChangeSettings {
   adminGroup?: string | undefined;
   /** Removing this policy lifts iamwarden's quarantine: always counted, and critical. */
   quarantinePolicyName: string;
+  /** Other quarantine policies (another tool's): removing one is as critical. */
+  quarantinePolicies?: readonly string[] | undefined;
   /** Passed on in the finding so that the remediation hook knows it may quarantine. */
   quarantine: boolean;
 }
@@ -93,10 +106,24 @@ function actionSet(actions: readonly string[]): Set<string> {
 
 const policyNameOfArn = (arn: string | undefined) => arn?.slice(arn.lastIndexOf("/") + 1);
 
-function removesQuarantine(e: IamEvent, policy: string): boolean {
-  if (e.action === "iam:DeleteUserPolicy") return e.target.policyName === policy;
-  if (e.action === "iam:DetachUserPolicy") return policyNameOfArn(e.target.policyArn) === policy;
-  return false;
+/**
+ * The quarantine policy a call removes from a user, or undefined. A removed policy's document is
+ * not in the record, so a deny policy is known by name: iamwarden's own, the configured ones, or a
+ * name that says deny or quarantine (AWSDenyAll, deny_iam_privileges…). Names compare as IAM does.
+ */
+function removedQuarantine(
+  e: IamEvent,
+  s: Pick<IamChangeSettings, "quarantinePolicyName" | "quarantinePolicies">,
+): string | undefined {
+  const name =
+    e.action === "iam:DeleteUserPolicy"
+      ? e.target.policyName
+      : e.action === "iam:DetachUserPolicy"
+        ? policyNameOfArn(e.target.policyArn)
+        : undefined;
+  if (!name) return undefined;
+  const known = [s.quarantinePolicyName, ...(s.quarantinePolicies ?? [])];
+  return hasIamName(known, name) || /deny|quarantin/i.test(name) ? name : undefined;
 }
 
 /** Whether an inline policy document grants everything (`"Action": "*"` or `iam:*` with Allow). */
@@ -119,8 +146,8 @@ function grantsEverything(doc: unknown): boolean {
 
 /** Why a successful call is critical rather than high, or undefined. */
 function criticalBecause(e: IamEvent, s: IamChangeSettings): string | undefined {
-  if (removesQuarantine(e, s.quarantinePolicyName))
-    return `removed the quarantine policy ${s.quarantinePolicyName}`;
+  const lifted = removedQuarantine(e, s);
+  if (lifted) return `removed the quarantine policy ${lifted}`;
   if (CREDENTIAL_CALLS.has(e.action) && e.target.user && e.target.user !== e.principal.name)
     return `created credentials for another user (${e.target.user})`;
   if (ATTACH_CALLS.has(e.action)) {
@@ -132,7 +159,7 @@ function criticalBecause(e: IamEvent, s: IamChangeSettings): string | undefined 
       ?.requestParameters;
     if (grantsEverything(params?.policyDocument)) return "wrote a policy that allows every action";
   }
-  if (e.action === "iam:AddUserToGroup" && s.adminGroup && e.target.group === s.adminGroup)
+  if (e.action === "iam:AddUserToGroup" && s.adminGroup && sameIamName(e.target.group, s.adminGroup))
     return `added ${e.target.user ?? "a user"} to the admin group ${s.adminGroup}`;
   return undefined;
 }
@@ -140,10 +167,11 @@ function criticalBecause(e: IamEvent, s: IamChangeSettings): string | undefined 
 function isAdmin(e: IamEvent, admins: ReadonlySet<string>): boolean {
   const name = e.principal.name;
   if (!name) return false;
-  if (admins.has(name)) return true;
+  // IAM names are unique case-insensitively: ALICE.ADMIN is the listed alice.admin.
+  if (admins.has(name) || hasIamName(admins, name)) return true;
   // An assumed role is named Role/session: an admin role counts whatever the session.
   const slash = name.indexOf("/");
-  return slash > 0 && admins.has(name.slice(0, slash));
+  return slash > 0 && hasIamName(admins, name.slice(0, slash));
 }
 
 /** The occurrence kept in the finding: small, and enough to investigate without the raw record. */
@@ -165,7 +193,7 @@ export function eventSummary(e: IamEvent): Record<string, unknown> {
 /** One event judged; undefined when it is not an unintended IAM change. */
 export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate<Details> | undefined {
   if (e.provider !== "aws" || e.kind !== "api-call") return undefined;
-  const quarantineLifted = removesQuarantine(e, s.quarantinePolicyName);
+  const quarantineLifted = removedQuarantine(e, s) !== undefined;
   if (!quarantineLifted && !actionSet(s.actions).has(e.action)) return undefined;
   if (!s.principalTypes.includes(e.principal.type)) return undefined;
   if (isAdmin(e, s.adminsOf(e.account))) return undefined;
@@ -189,6 +217,7 @@ export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate<Det
       principalArn: e.principal.arn,
       lastAction: e.action,
       lastOutcome: e.outcome,
+      ...(ok ? { succeeded: true } : {}),
       ...(critical ? { criticalReason: critical } : {}),
       advice: ok
         ? `Check with ${who} that the calls listed were intended; revert those that were not${s.quarantine ? "" : " and consider quarantining the user"}. Changes to IAM belong to administrators${s.adminGroup ? ` (group ${s.adminGroup})` : ""}.`
@@ -221,6 +250,7 @@ export const iamChange: EventCheck<"iam-change", typeof settings, Details, IamCh
       adminsOf: (a) => env.adminsOf(a) ?? adminUsers,
       adminGroup: s.adminGroup,
       quarantinePolicyName: env.quarantinePolicyName,
+      quarantinePolicies: s.quarantinePolicies,
       quarantine: s.quarantine,
     };
   },
@@ -229,9 +259,15 @@ export const iamChange: EventCheck<"iam-change", typeof settings, Details, IamCh
   merge(prev, next, keepAdvice) {
     // The reason it became critical stays with the finding.
     const criticalReason = prev.criticalReason ?? next.criticalReason;
-    return { ...(keepAdvice ? { advice: prev.advice } : {}), ...(criticalReason ? { criticalReason } : {}) };
+    // A call that succeeded stays known when later ones are denied (the quarantine hook acts on it).
+    const succeeded = prev.succeeded || next.succeeded;
+    return {
+      ...(keepAdvice ? { advice: prev.advice } : {}),
+      ...(criticalReason ? { criticalReason } : {}),
+      ...(succeeded ? { succeeded } : {}),
+    };
   },
   summary: (d) =>
-    `${d.lastOutcome === "success" ? "IAM changes" : "attempted IAM changes"} by ${d.username}, last ${d.lastAction}`,
+    `${d.succeeded || d.lastOutcome === "success" ? "IAM changes" : "attempted IAM changes"} by ${d.username}, last ${d.lastAction}`,
   columns: { age: eventCountColumn },
 };

@@ -201,8 +201,61 @@ describe("iam-change", () => {
     const other = iamCall("DetachUserPolicy", {
       params: { userName: "m", policyArn: "arn:aws:iam::aws:policy/Other" },
     });
-    expect(judgeIamChange(other, settings())).toBeUndefined();
-    expect(judgeIamChange(del, settings({ quarantinePolicyName: "custom-q" }))).toBeUndefined();
+    // Taking another policy away is an IAM change like attaching one, not a lifted quarantine.
+    expect(judgeIamChange(other, settings())).toMatchObject({ severity: "high" });
+    expect(judgeIamChange(other, settings())?.details.criticalReason).toBeUndefined();
+    // A policy whose name says quarantine is taken for one, whatever iamwarden's own is called.
+    expect(judgeIamChange(del, settings({ quarantinePolicyName: "custom-q" }))?.severity).toBe("critical");
+    // With only the listed actions, a policy taken away that is no quarantine is not counted.
+    expect(judgeIamChange(other, settings({ actions: ["CreateUser"] }))).toBeUndefined();
+  });
+
+  it("sees someone else's quarantine removed: the Lambda's deny_iam_privileges, listed policies, deny policies", () => {
+    const s = settings({ quarantinePolicies: ["deny_iam_privileges", "team-lockout"] });
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["DeleteUserPolicy", { userName: "m", policyName: "deny_iam_privileges" }, "deny_iam_privileges"],
+      ["DeleteUserPolicy", { userName: "m", policyName: "Deny_IAM_Privileges" }, "Deny_IAM_Privileges"],
+      [
+        "DetachUserPolicy",
+        { userName: "m", policyArn: `arn:aws:iam::${A}:policy/team-lockout` },
+        "team-lockout",
+      ],
+      ["DetachUserPolicy", { userName: "m", policyArn: "arn:aws:iam::aws:policy/AWSDenyAll" }, "AWSDenyAll"],
+      ["DeleteUserPolicy", { userName: "m", policyName: "quarantined-by-secops" }, "quarantined-by-secops"],
+    ];
+    for (const [name, params, policy] of cases)
+      expect(judgeIamChange(iamCall(name, { params, eventID: `${name}-${policy}` }), s)).toMatchObject({
+        severity: "critical",
+        details: { criticalReason: `removed the quarantine policy ${policy}` },
+      });
+    // Counted whatever the configured actions are.
+    const narrow = settings({ actions: ["CreateUser"], quarantinePolicies: ["deny_iam_privileges"] });
+    expect(
+      judgeIamChange(
+        iamCall("DeleteUserPolicy", { params: { userName: "m", policyName: "deny_iam_privileges" } }),
+        narrow,
+      )?.severity,
+    ).toBe("critical");
+    expect(iamChange.settings.parse({}).quarantinePolicies).toEqual(["deny_iam_privileges"]);
+  });
+
+  it("compares admin names and the admin group as IAM does: case-insensitively", () => {
+    expect(judgeIamChange(iamCall("CreateUser", { user: "ALICE.ADMIN" }), settings())).toBeUndefined();
+    const add = iamCall("AddUserToGroup", { params: { userName: "m", groupName: "Admins" } });
+    expect(judgeIamChange(add, settings())?.details.criticalReason).toBe("added m to the admin group admins");
+  });
+
+  it("keeps knowing a call succeeded when later ones are denied", () => {
+    const ok = judgeIamChange(iamCall("CreateUser"), settings())!;
+    const denied = judgeIamChange(
+      iamCall("CreateRole", { errorCode: "AccessDenied", eventID: "d" }),
+      settings(),
+    )!;
+    expect(ok.details.succeeded).toBe(true);
+    expect(denied.details.succeeded).toBeUndefined();
+    expect(iamChange.merge(ok.details, denied.details, true)).toMatchObject({ succeeded: true });
+    expect(iamChange.merge(denied.details, ok.details, false)).toMatchObject({ succeeded: true });
+    expect(iamChange.merge(denied.details, denied.details, false).succeeded).toBeUndefined();
   });
 
   it("ignores console logins and IBM events, and is judged through its registry entry", () => {
