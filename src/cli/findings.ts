@@ -171,17 +171,15 @@ export function register(program: Command, cli: Cli): void {
     .command("unhold <id>")
     .description("lift the hold a rollback put on a finding: open again, its grace period starting now")
     .action(async (id: string, _opts, cmd: Command) => {
-      const ctx = context(cmd.optsWithGlobals<GlobalOptions>());
-      const route = routerFromConfig(ctx.loaded.config.notify);
-      const store = await ctx.openStore();
-      try {
-        const f = await store.getFinding(id);
-        if (!f) throw new UserError(`no finding matches ${id}`);
+      const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
+      const f = await withRun(cli, s, "write", async (ctx) => {
+        const found = await ctx.store.getFinding(id);
+        if (!found) throw new UserError(`no finding matches ${id}`);
         const { liftHold } = await import("../actions/remediate/finding-changes.js");
-        await liftHold({ store, route, now: ctx.now, runId: ctx.runId, actor: ctx.actor }, f.id);
-        process.stdout.write(`Hold lifted: ${f.id} is open again.\n`);
-      } finally {
-        await store.close();
-      }
+        const { store, route, now, runId, actor } = ctx;
+        return liftHold({ store, route, now, runId, actor }, found.id);
+      });
+      cli.stdout.write(`Hold lifted: ${f.id} is open again.\n`);
+      if (s.whatIf) cli.stderr.write(whatIfLine(s.now));
     });
 }

@@ -11,7 +11,8 @@ export interface QuarantineOptions {
   apply: boolean;
 }
 
-export type QuarantineStatus = Applied["status"] | "planned";
+/** declined: a person answered no to the plan. */
+export type QuarantineStatus = Applied["status"] | "planned" | "declined";
 
 export interface QuarantineReport {
   runId: string;

@@ -30,6 +30,8 @@ export interface RollbackDeps {
   confirm?: Confirm | undefined;
   /** End of the hold put on the findings (default: until lifted by hand). */
   holdUntil?: Date | undefined;
+  /** Shown what will be undone before the first question. */
+  onPlan?: ((steps: RollbackStep[]) => void) | undefined;
 }
 
 /** One undo rollback would do, shown before it is asked for. */
@@ -102,6 +104,7 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
   try {
     const todo = await undoable(deps.store, entries);
     report.steps = todo.map(stepOf);
+    if (report.steps.length) deps.onPlan?.(report.steps);
     let all = !deps.confirm;
     for (const [i, entry] of todo.entries()) {
       let result: RollbackResult;

@@ -90,11 +90,11 @@ describe("deactivate-key", () => {
         : undefined;
     const r = await deactivateKey.apply(await b.ctx(), { user: "bob", keyId });
     expect(r.status).toBe("failed");
-    expect(r.message).toContain("AccessDenied");
+    expect(r.message).toContain("access denied: the role lacks iam:UpdateAccessKey");
     expect(keyStatus(b, "bob", keyId)).toBe("Active");
     expect((await b.store.listAudit())[0]).toMatchObject({
       result: "failed",
-      outcome: { error: expect.stringContaining("AccessDenied") },
+      outcome: { error: expect.stringContaining("access denied") },
     });
   });
 

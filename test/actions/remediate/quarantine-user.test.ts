@@ -220,7 +220,7 @@ describe("quarantine-user", () => {
     });
     expect(out.applied?.status).toBe("blocked");
     expect(out.applied?.message).toMatch(
-      /^cannot read the groups of mallory \(AccessDenied: .*\); not quarantined/,
+      /^cannot read the groups of mallory \(access denied: .*\); not quarantined/,
     );
     expect(snapshot(b, "mallory")).toEqual(before);
     expect(await b.store.listAudit()).toEqual([]);
