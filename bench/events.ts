@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { gunzip, gzip } from "node:zlib";
+import { gunzipSync, gzip } from "node:zlib";
 import Table from "cli-table3";
 import { parseAllowlist } from "../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../src/allowlist/config.js";
@@ -13,17 +13,18 @@ import { configSchema } from "../src/config/schema.js";
 import { eventRecordFilter, runEventChecks } from "../src/engine/events.js";
 import { noRoutes } from "../src/engine/routing.js";
 import { discoverInputs } from "../src/sources/cloudtrail/input-files.js";
-import { readEventBatches } from "../src/sources/cloudtrail/read-events.js";
+import { readEventBatchesPooled } from "../src/sources/events/pool.js";
 import { openSqliteStore } from "../src/store/sqlite.js";
 
-// Event replay benchmark. Generates realistic CloudTrail log files (.json.gz, one delivery of a
-// few MB each, in the AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ layout) — 1 GB
-// uncompressed by default, BENCH_EVENTS_MB to change — then measures, each in its own process so
-// that peak RSS is its own:
-//   floor   read each file, gunzip, JSON.parse, count records (4 files at a time, like replay);
-//   replay  `events replay`'s pipeline: discovery, streaming gunzip, parse, normalise every
-//           record, iam-change and source-ip checks, reconcile into a temp SQLite store.
-// Prints events/s, MB/s, peak RSS and the ratio. Nothing is asserted.
+// Event replay benchmark. Generates two CloudTrail archives (.json.gz, BENCH_EVENTS_MB uncompressed
+// each, 1 GB by default): an organisation trail's many small deliveries (2–64 KB compressed, in
+// AWSLogs/o-…/<account>/CloudTrail/<region>/YYYY/MM/DD/) and large deliveries of ~4 MB. Then
+// measures, each in its own process so that peak RSS is its own:
+//   floor   read, gunzip and JSON.parse every file in one thread, one after the other;
+//   replay  `events replay`'s pipeline with 0 (this thread), 1, 2 and all-cores worker threads:
+//           discovery, read, inflate, parse, header pre-filters, normalise what passes,
+//           iam-change and source-ip checks, reconcile into a temp SQLite store.
+// Prints seconds, CPU, events/s, MB/s, the ratio to the floor and peak RSS. Nothing is asserted.
 
 const MB = 1024 * 1024;
 const FILE_MB = 4;
@@ -224,47 +225,62 @@ function makeRecord(r: () => number, account: string, region: string, t: number,
   };
 }
 
-/** Writes the archive once per size; later runs reuse it. Returns its folder. */
-async function generate(totalMb: number): Promise<string> {
-  const dir = join(tmpdir(), `iamwarden-bench-events-${totalMb}mb`);
+type Layout = "large" | "small";
+
+/**
+ * Writes an archive once per layout and size; later runs reuse it. Returns its folder.
+ *  large: deliveries of ~4 MB uncompressed, AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/;
+ *  small: an organisation trail's five-minute deliveries, 2–64 KB compressed (log-uniform),
+ *         AWSLogs/o-<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/.
+ */
+async function generate(totalMb: number, layout: Layout): Promise<string> {
+  const dir = join(tmpdir(), `iamwarden-bench-events-${layout === "large" ? "" : "small-"}${totalMb}mb`);
   const marker = join(dir, "COMPLETE");
   if (existsSync(marker)) return dir;
   rmSync(dir, { recursive: true, force: true });
-  const r = prng(42);
+  const r = prng(layout === "large" ? 42 : 7);
   const gz = promisify(gzip);
-  const files = Math.max(1, Math.ceil(totalMb / FILE_MB));
   const started = Date.now();
   let t = Date.UTC(2024, 2, 1);
   let n = 0;
+  let f = 0;
+  let written = 0;
   let pending: Promise<void>[] = [];
-  for (let f = 0; f < files; f++) {
+  // CloudTrail records compress about 12:1: the uncompressed size that gives the compressed one.
+  const target = () => (layout === "large" ? FILE_MB * MB : Math.round(12 * 1024 * 2 * 32 ** r()));
+  while (written < totalMb * MB) {
     const account = ACCOUNTS[f % ACCOUNTS.length]!;
-    const region = REGIONS[f % REGIONS.length]!;
+    const region = REGIONS[Math.floor(f / ACCOUNTS.length) % REGIONS.length]!;
     const parts: string[] = [];
     let size = 0;
-    while (size < FILE_MB * MB) {
-      t += Math.floor(r() * 200);
+    const want = target();
+    while (size < want) {
+      t += Math.floor(r() * (layout === "large" ? 200 : 40));
       const s = JSON.stringify(makeRecord(r, account, region, t, n++));
       parts.push(s);
       size += s.length + 1;
     }
+    written += size;
     const day = new Date(t);
     const ymd = [
       String(day.getUTCFullYear()),
       String(day.getUTCMonth() + 1).padStart(2, "0"),
       String(day.getUTCDate()).padStart(2, "0"),
     ];
-    const folder = join(dir, "AWSLogs", account, "CloudTrail", region, ...ymd);
+    const root = layout === "large" ? join(dir, "AWSLogs") : join(dir, "AWSLogs", "o-a1b2c3d4e5");
+    const folder = join(root, account, "CloudTrail", region, ...ymd);
     mkdirSync(folder, { recursive: true });
     const name = `${account}_CloudTrail_${region}_${ymd.join("")}T${String(day.getUTCHours()).padStart(2, "0")}${String(day.getUTCMinutes()).padStart(2, "0")}Z_${f.toString(36).padStart(6, "0")}.json.gz`;
     const text = `{"Records":[${parts.join(",")}]}`;
     pending.push(gz(text).then((b) => writeFileSync(join(folder, name), b)));
-    if (pending.length >= 4) {
+    f++;
+    if (pending.length >= 8) {
       await Promise.all(pending);
       pending = [];
     }
   }
   await Promise.all(pending);
+  const files = f;
   writeFileSync(marker, JSON.stringify({ files, events: n }));
   process.stdout.write(
     `generated ${files} files, ${n} events in ${((Date.now() - started) / 1000).toFixed(1)} s at ${dir}\n`,
@@ -282,34 +298,46 @@ function listFiles(dir: string): string[] {
 interface PhaseResult {
   events: number;
   bytes: number;
+  compressed: number;
   seconds: number;
   maxRssMb: number;
+  cpuSeconds: number;
   findings?: number;
+  digest?: string;
 }
 
-/** gunzip + JSON.parse of every file, CONCURRENCY at a time: what any reader must pay. */
+const cpu = () => {
+  const u = process.resourceUsage();
+  return (u.userCPUTime + u.systemCPUTime) / 1e6;
+};
+
+/** The single-thread floor: read, gunzip and JSON.parse every file, one after the other. */
 async function floor(dir: string): Promise<PhaseResult> {
   const files = listFiles(dir);
-  const gun = promisify(gunzip);
   let events = 0;
   let bytes = 0;
-  let next = 0;
+  let compressed = 0;
   const started = performance.now();
-  const worker = async () => {
-    while (next < files.length) {
-      const f = files[next++]!;
-      const text = (await gun(await readFile(f))).toString("utf8");
-      bytes += text.length;
-      events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  for (const f of files) {
+    const gz = readFileSync(f);
+    compressed += gz.length;
+    const text = gunzipSync(gz).toString("utf8");
+    bytes += text.length;
+    events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
+  }
   const seconds = (performance.now() - started) / 1000;
-  return { events, bytes, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  return {
+    events,
+    bytes,
+    compressed,
+    seconds,
+    cpuSeconds: cpu(),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
-/** The replay pipeline with every event check on, into a temp SQLite store. */
-async function replay(dir: string): Promise<PhaseResult> {
+/** The replay pipeline with every event check on, `workers` threads, into a temp SQLite store. */
+async function replay(dir: string, workers: number): Promise<PhaseResult> {
   const office = parseAllowlist("198.51.100.0/24\n10.1.0.0/16\n", "office", "office.lst").list;
   const allowlists: AllowlistSet = {
     lists: new Map([["office", office]]),
@@ -327,27 +355,58 @@ async function replay(dir: string): Promise<PhaseResult> {
   const store = openSqliteStore(join(dbDir, "store.db"));
   const onProblem = (p: { file: string; error: string }) => process.stderr.write(`${p.file}: ${p.error}\n`);
   let skipped = 0;
+  let compressed = 0;
   const started = performance.now();
   try {
     const r = await runEventChecks(
-      readEventBatches(discoverInputs([dir], { onProblem }), {
+      readEventBatchesPooled(discoverInputs([dir], { onProblem }), {
+        workers,
+        minFiles: 0,
         concurrency: CONCURRENCY,
         onProblem,
         select: eventRecordFilter(config, allowlists),
+        filter: {
+          module: new URL("../src/engine/header-filter.ts", import.meta.url).href,
+          name: "eventHeaderFilter",
+          args: [config, allowlists],
+        },
         onSkipped: (n) => {
           skipped += n;
+        },
+        onBytes: (n) => {
+          compressed += n;
         },
       }),
       config,
       { store, route: noRoutes, now: new Date("2024-04-01T00:00:00Z"), runId: "bench", allowlists },
     );
     const seconds = (performance.now() - started) / 1000;
+    // What the findings say, to compare worker counts: ids, severities and their events (without
+    // order: with no worker threads, files are read 4 at a time and their events interleave).
+    const digest = createHash("sha256")
+      .update(
+        JSON.stringify(
+          r.findings
+            .map((f) => [
+              f.id,
+              f.severity,
+              f.status,
+              (f.details.events as { eventId: string }[]).map((e) => e.eventId),
+            ])
+            .sort(),
+        ),
+      )
+      .digest("hex")
+      .slice(0, 12);
     return {
       events: r.events + skipped,
       bytes: 0,
+      compressed,
       seconds,
+      cpuSeconds: cpu(),
       maxRssMb: process.resourceUsage().maxRSS / 1024,
       findings: r.findings.length,
+      digest,
     };
   } finally {
     await store.close();
@@ -356,14 +415,12 @@ async function replay(dir: string): Promise<PhaseResult> {
 }
 
 /** Runs one phase in a fresh process, so that its peak RSS is its own. */
-function inChild(phase: "floor" | "replay", dir: string): Promise<PhaseResult> {
+function inChild(phase: string, dir: string, workers = 0): Promise<PhaseResult> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
+      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir, String(workers)],
+      { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
     child.stdout.on("data", (d) => {
@@ -377,56 +434,86 @@ function inChild(phase: "floor" | "replay", dir: string): Promise<PhaseResult> {
   });
 }
 
-/** Best time and worst peak RSS over rounds that alternate the two phases (a shared machine is noisy). */
+/** Best time and worst peak RSS over rounds that alternate the phases (a shared machine is noisy). */
 function combine(runs: PhaseResult[]): PhaseResult {
   const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   return { ...best, maxRssMb: Math.max(...runs.map((r) => r.maxRssMb)) };
 }
 
-export async function main(): Promise<void> {
-  const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-  const dir = await generate(totalMb);
+async function benchTree(layout: Layout, totalMb: number, rounds: number): Promise<void> {
+  const dir = await generate(totalMb, layout);
   const meta = JSON.parse(readFileSync(join(dir, "COMPLETE"), "utf8")) as { files: number };
+  const cores = availableParallelism();
+  const counts = [...new Set([0, 1, 2, cores])];
   const floors: PhaseResult[] = [];
-  const replays: PhaseResult[] = [];
+  const replays = new Map<number, PhaseResult[]>(counts.map((c) => [c, []]));
   for (let i = 0; i < rounds; i++) {
     floors.push(await inChild("floor", dir));
-    replays.push(await inChild("replay", dir));
+    for (const c of counts) replays.get(c)!.push(await inChild("replay", dir, c));
   }
   const f = combine(floors);
-  const r = combine(replays);
   const mb = f.bytes / MB;
   const table = new Table({
-    head: ["", "events", "MB (uncompressed)", "best seconds", "events/s", "MB/s", "peak RSS MB (worst)"],
+    head: ["", "best s", "CPU s", "events/s", "MB/s", "× floor", "peak RSS MB", "findings"],
     style: { head: [], border: [] },
   });
   const row = (name: string, p: PhaseResult) => [
     name,
-    p.events.toLocaleString("en"),
-    mb.toFixed(0),
     p.seconds.toFixed(2),
+    p.cpuSeconds.toFixed(1),
     Math.round(p.events / p.seconds).toLocaleString("en"),
     (mb / p.seconds).toFixed(1),
+    (f.seconds / p.seconds).toFixed(2),
     p.maxRssMb.toFixed(0),
+    p.findings === undefined ? "" : `${p.findings} (${p.digest})`,
   ];
-  table.push(row("floor: gunzip + JSON.parse", f), row("events replay (all checks, SQLite)", r));
+  table.push(row("floor: read + gunzip + JSON.parse, 1 thread", f));
+  for (const c of counts) {
+    const name =
+      c === 0
+        ? "replay, no worker threads"
+        : `replay, ${c} worker${c === 1 ? "" : "s"}${c === cores ? " (all cores)" : ""}`;
+    table.push(row(name, combine(replays.get(c)!)));
+  }
   process.stdout.write(
-    `${meta.files} files of ~${FILE_MB} MB, ${CONCURRENCY} at a time, best of ${rounds} rounds, each phase in its own process\n${table.toString()}\n`,
+    `${layout} files: ${meta.files} files, ${f.events.toLocaleString("en")} events, ${mb.toFixed(0)} MB uncompressed, ${(f.compressed / MB).toFixed(0)} MB stored (avg ${(f.compressed / meta.files / 1024).toFixed(0)} KB); ${cores} cores, load average ${loadavg()[0]!.toFixed(1)}; best of ${rounds} rounds, each phase in its own process\n${table.toString()}\n`,
   );
-  const ratio = f.seconds / r.seconds;
   process.stdout.write(
-    `replay throughput = ${(ratio * 100).toFixed(0)}% of the floor (target ≥ 80%); replay peak RSS ${r.maxRssMb.toFixed(0)} MB (target < 256 MB); ${r.findings} findings\n` +
-      `all rounds (s): floor ${floors.map((x) => x.seconds.toFixed(2)).join(" ")} | replay ${replays.map((x) => x.seconds.toFixed(2)).join(" ")}\n`,
+    `all rounds (s): floor ${floors.map((x) => x.seconds.toFixed(2)).join(" ")}${counts
+      .map(
+        (c) =>
+          ` | ${c}w ${replays
+            .get(c)!
+            .map((x) => x.seconds.toFixed(2))
+            .join(" ")}`,
+      )
+      .join("")}\n`,
   );
-  if (r.events !== f.events)
-    process.stdout.write(`note: replay saw ${r.events} events, the floor ${f.events}\n`);
+  const digests = new Set(counts.flatMap((c) => replays.get(c)!.map((x) => x.digest)));
+  process.stdout.write(
+    `targets: 2 workers ≥ 1.3× floor, peak RSS at 2 workers < 256 MB; findings ${digests.size === 1 ? "identical" : "DIFFER"} across worker counts\n`,
+  );
+  for (const c of counts)
+    for (const x of replays.get(c)!)
+      if (x.events !== f.events)
+        process.stdout.write(`note: replay (${c}w) saw ${x.events} events, the floor ${f.events}\n`);
 }
+
+export async function main(): Promise<void> {
+  const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+  await benchTree("small", totalMb, rounds);
+  await benchTree("large", totalMb, rounds);
+  if (process.env.BENCH_DISTRIBUTED !== "0") await distributed(rounds);
+}
+
+async function distributed(_rounds: number): Promise<void> {}
 
 const phaseAt = process.argv.indexOf("--phase");
 if (phaseAt > 0) {
   const phase = process.argv[phaseAt + 1];
   const dir = process.argv[phaseAt + 2]!;
-  const result = phase === "floor" ? await floor(dir) : await replay(dir);
+  const workers = Number(process.argv[phaseAt + 3] ?? 0);
+  const result = phase === "floor" ? await floor(dir) : await replay(dir, workers);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

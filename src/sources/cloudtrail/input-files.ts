@@ -12,6 +12,10 @@ export interface InputFile {
   name: string;
   /** Stored bytes (compressed when gzipped), when known up front. */
   size?: number | undefined;
+  /** A local file's path: worker threads read it themselves, with one open and one read. */
+  path?: string | undefined;
+  /** An S3 object's ETag (what incremental replays remember with its name). */
+  etag?: string | undefined;
   open(): Promise<Readable>;
 }
 
@@ -22,6 +26,11 @@ export interface DiscoverOptions {
   s3?: (() => S3Client | Promise<S3Client>) | undefined;
   onProblem: (p: InputProblem) => void;
   stdin?: Readable | undefined;
+  /**
+   * Stat every file of a walked folder for its size (a progress bar's total). Off by default:
+   * readers learn the size when they read, so a file is not stat-ed twice.
+   */
+  measure?: boolean | undefined;
 }
 
 const EVENT_FILE = /\.(json|jsonl|ndjson)(\.gz)?$/i;
@@ -70,8 +79,13 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
-function localFile(path: string, size: number): InputFile {
-  return { name: path, size, open: async () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+function localFile(path: string, size: number | undefined): InputFile {
+  return {
+    name: path,
+    size,
+    path,
+    open: async () => createReadStream(path, { highWaterMark: 1024 * 1024 }),
+  };
 }
 
 async function* fromPath(path: string, opts: DiscoverOptions): AsyncGenerator<InputFile> {
@@ -90,7 +104,7 @@ async function* fromPath(path: string, opts: DiscoverOptions): AsyncGenerator<In
     for await (const p of walk(path)) {
       if (!isEventFile(p) || !mayHoldEventsIn(p, opts.since, opts.until)) continue;
       try {
-        yield localFile(p, (await stat(p)).size);
+        yield localFile(p, opts.measure ? (await stat(p)).size : undefined);
       } catch (e) {
         opts.onProblem({ file: p, error: `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
       }
@@ -125,6 +139,7 @@ async function* fromS3(url: string, opts: DiscoverOptions): AsyncGenerator<Input
         yield {
           name: `s3://${bucket}/${key}`,
           size: o.Size,
+          etag: o.ETag,
           open: async () => {
             const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
             if (!res.Body) throw new Error("empty response body");
