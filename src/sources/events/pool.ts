@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { IamEvent, InputProblem } from "../../model/event.js";
+import type { IamEvent } from "../../model/event.js";
 import type { InputFile } from "../cloudtrail/input-files.js";
 import { type ReadOptions, readEventBatches } from "../cloudtrail/read-events.js";
 import { BATCH } from "./document.js";
