@@ -5,7 +5,7 @@ import { parseIp } from "../allowlist/ip.js";
 import { DEFAULT_IAM_CHANGE_ACTIONS } from "../checks/iam-change.js";
 import { isAwsServiceSource } from "../checks/source-ip.js";
 import type { Config } from "../config/schema.js";
-import type { EventHeader, HeaderFilter } from "../model/event.js";
+import type { EventHeader, HeaderFilter, IamEvent } from "../model/event.js";
 
 // The event checks' pre-filters on record headers: false only where no enabled check could flag
 // the record, so that readers skip it without normalising it. Each mirrors what its judge
@@ -14,7 +14,20 @@ import type { EventHeader, HeaderFilter } from "../model/event.js";
 const IAM_QUARANTINE_LIFTS = ["iam:DeleteUserPolicy", "iam:DetachUserPolicy"];
 const qualify = (a: string) => (a.includes(":") ? a : `iam:${a}`);
 
-function iamChangeHeader(config: Config): HeaderFilter {
+/** The header of an event already normalised. */
+export const eventHeader = (e: IamEvent): EventHeader => ({
+  provider: e.provider,
+  kind: e.kind,
+  action: e.action,
+  principalType: e.principal.type,
+  sourceIp: e.sourceIp || undefined,
+  invokedBy: e.principal.invokedBy,
+  accessKeyId: e.principal.accessKeyId,
+  account: e.account,
+});
+
+/** Events iam-change could flag, before administrators are known. */
+export function iamChangeHeaderFilter(config: Config): HeaderFilter {
   const ic = config.checks["iam-change"];
   const actions = new Set([
     ...(ic?.actions ?? DEFAULT_IAM_CHANGE_ACTIONS).map(qualify),
@@ -60,7 +73,7 @@ function sourceIpHeader(allowlists: AllowlistSet): HeaderFilter {
 /** The records the enabled event checks could flag (same settings as runEventChecks). */
 export function eventHeaderFilter(config: Config, allowlists?: AllowlistSet): HeaderFilter {
   const filters: HeaderFilter[] = [];
-  if (config.checks["iam-change"]?.enabled ?? true) filters.push(iamChangeHeader(config));
+  if (config.checks["iam-change"]?.enabled ?? true) filters.push(iamChangeHeaderFilter(config));
   const sip = config.checks["source-ip"];
   if (sip?.enabled && allowlists?.lists.size) filters.push(sourceIpHeader(allowlists));
   if (filters.length === 1) return filters[0]!;
