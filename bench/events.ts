@@ -1,12 +1,24 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { gunzipSync, gzip } from "node:zlib";
 import Table from "cli-table3";
+import pg from "pg";
 import { parseAllowlist } from "../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../src/allowlist/config.js";
 import { configSchema } from "../src/config/schema.js";
@@ -504,10 +516,177 @@ export async function main(): Promise<void> {
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
   await benchTree("small", totalMb, rounds);
   await benchTree("large", totalMb, rounds);
-  if (process.env.BENCH_DISTRIBUTED !== "0") await distributed(rounds);
+  if (process.env.BENCH_DISTRIBUTED !== "0") await distributed(totalMb);
 }
 
-async function distributed(_rounds: number): Promise<void> {}
+/** The PostgreSQL server of `.ci/postgres.sh` (or IAMWARDEN_TEST_PG), when one answers. */
+async function benchPostgres(): Promise<string | undefined> {
+  let url = process.env.IAMWARDEN_TEST_PG;
+  try {
+    url ??= readFileSync(join(tmpdir(), "iamwarden-test-pg.url"), "utf8").trim();
+  } catch {
+    url ??= "postgres://iamwarden:iamwarden@127.0.0.1:54329/iamwarden_test";
+  }
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** A local S3 stand-in serving a folder (ListObjectsV2 pages of 1000, GetObject). */
+async function serveFolder(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const keys = listFiles(dir).map((f) => f.slice(dir.length + 1));
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const key = url.pathname.split("/").slice(2).map(decodeURIComponent).join("/");
+    if (!key) {
+      const prefix = url.searchParams.get("prefix") ?? "";
+      const start = Number(url.searchParams.get("continuation-token") ?? 0);
+      const matching = keys.filter((k) => k.startsWith(prefix));
+      const page = matching.slice(start, start + 1000);
+      const more = start + page.length < matching.length;
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bench</Name><KeyCount>${page.length}</KeyCount><IsTruncated>${more}</IsTruncated>${more ? `<NextContinuationToken>${start + page.length}</NextContinuationToken>` : ""}` +
+          page.map((k) => `<Contents><Key>${k}</Key><ETag>"${k.length}"</ETag></Contents>`).join("") +
+          "</ListBucketResult>",
+      );
+      return;
+    }
+    readFile(join(dir, key)).then(
+      (b) => res.writeHead(200, { "content-length": b.length, etag: `"${key.length}"` }).end(b),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * `events replay --distributed` over the small-file tree served by a local S3 stand-in, with 1
+ * and 2 `worker` processes on this machine, each into a fresh PostgreSQL database.
+ */
+async function distributed(totalMb: number): Promise<void> {
+  const base = await benchPostgres();
+  if (!base) {
+    process.stdout.write("distributed: skipped (no PostgreSQL; start one with .ci/postgres.sh)\n");
+    return;
+  }
+  const dir = await generate(totalMb, "small");
+  const s3 = await serveFolder(dir);
+  const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "AKIDBENCH",
+    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_REGION: "us-east-1",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+  const table = new Table({
+    head: ["distributed replay", "wall s", "jobs", "files", "events", "findings opened"],
+    style: { head: [], border: [] },
+  });
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    for (const n of [1, 2]) {
+      const name = `iamwarden_bench_dist_${process.pid}_${n}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      const u = new URL(base);
+      u.pathname = `/${name}`;
+      const cfgDir = mkdtempSync(join(tmpdir(), "iamwarden-bench-dist-"));
+      writeFileSync(join(cfgDir, "office.lst"), "198.51.100.0/24\n10.1.0.0/16\n");
+      const config = join(cfgDir, "iamwarden.yaml");
+      writeFileSync(
+        config,
+        [
+          `store: ${u.href}`,
+          `aws: { endpoint: "${s3.url}", region: us-east-1 }`,
+          "checks:",
+          "  iam-change: { adminUsers: [admin-0, admin-1, admin-2] }",
+          "  source-ip: { allowlists: { office: office.lst }, default: [office] }",
+        ].join("\n"),
+      );
+      const workers = Array.from({ length: n }, () =>
+        spawn(process.execPath, ["--import", "tsx", main, "worker", "--config", config, "--no-notify"], {
+          env,
+          stdio: ["ignore", "ignore", "pipe"],
+        }),
+      );
+      try {
+        // Timed from the command's start: listing, queueing, the workers' replays, the last job.
+        await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<void>((r) => {
+                let log = "";
+                w.stderr!.on("data", (d) => {
+                  log += d;
+                  if (log.includes("worker started")) r();
+                });
+              }),
+          ),
+        );
+        const started = performance.now();
+        const out = await new Promise<string>((done, fail) => {
+          const c = spawn(
+            process.execPath,
+            [
+              "--import",
+              "tsx",
+              main,
+              "events",
+              "replay",
+              "s3://bench/AWSLogs/",
+              "--distributed",
+              "--config",
+              config,
+              "--format",
+              "json",
+            ],
+            { env, stdio: ["ignore", "pipe", "ignore"] },
+          );
+          let o = "";
+          c.stdout.on("data", (d) => {
+            o += d;
+          });
+          c.on("error", fail);
+          c.on("close", () => done(o));
+        });
+        const seconds = (performance.now() - started) / 1000;
+        const r = JSON.parse(out) as { jobs: number; files: number; events: number; opened: number };
+        table.push([
+          `${n} worker process${n === 1 ? "" : "es"}`,
+          seconds.toFixed(1),
+          r.jobs,
+          r.files,
+          r.events.toLocaleString("en"),
+          r.opened,
+        ]);
+      } finally {
+        for (const w of workers) w.kill("SIGTERM");
+        await Promise.all(
+          workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.on("close", r)))),
+        );
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }
+    }
+  } finally {
+    await admin.end();
+    await s3.close();
+  }
+  process.stdout.write(
+    `small-file tree through a local S3 stand-in and PostgreSQL, workers on this machine (${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}; each worker process also uses its own thread pool)\n${table.toString()}\n`,
+  );
+}
 
 const phaseAt = process.argv.indexOf("--phase");
 if (phaseAt > 0) {

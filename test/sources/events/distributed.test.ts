@@ -276,7 +276,7 @@ describe("distributed replay", () => {
     );
     expect(JSON.parse(full.stdout)).toMatchObject({ files: KEYS.length, summary: { opened: 0 } });
     expect(gets).toHaveLength(KEYS.length);
-  }, 180_000);
+  }, 400_000);
 
   it("a job whose worker died is taken by another worker after --job-timeout", async () => {
     hangOnce = KEYS[0];
@@ -316,5 +316,5 @@ describe("distributed replay", () => {
       await s1.close();
       await s3.close();
     }
-  }, 180_000);
+  }, 400_000);
 });
