@@ -22,7 +22,7 @@ import pg from "pg";
 import { parseAllowlist } from "../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../src/allowlist/config.js";
 import { configSchema } from "../src/config/schema.js";
-import { eventRecordFilter, runEventChecks } from "../src/engine/events.js";
+import { eventHeaderFilter, runEventChecks } from "../src/engine/events.js";
 import { noRoutes } from "../src/engine/routing.js";
 import { discoverInputs } from "../src/sources/cloudtrail/input-files.js";
 import { readEventBatchesPooled } from "../src/sources/events/pool.js";
@@ -376,9 +376,9 @@ async function replay(dir: string, workers: number): Promise<PhaseResult> {
         minFiles: 0,
         concurrency: CONCURRENCY,
         onProblem,
-        select: eventRecordFilter(config, allowlists),
+        select: eventHeaderFilter(config, allowlists),
         filter: {
-          module: new URL("../src/engine/header-filter.ts", import.meta.url).href,
+          module: new URL("../src/engine/events.ts", import.meta.url).href,
           name: "eventHeaderFilter",
           args: [config, allowlists],
         },

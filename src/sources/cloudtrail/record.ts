@@ -154,7 +154,8 @@ export function cloudTrailHeader(r: unknown, fallbackAccount?: string): EventHea
     principalType: id ? (s(id.type) ?? "Unknown") : "Unknown",
     sourceIp: s(r.sourceIPAddress),
     invokedBy: s(id?.invokedBy),
-    accessKeyId: s(id?.accessKeyId),
+    // "" says no key signed the call (a console login, a call AWS made): not an unknown key.
+    accessKeyId: typeof id?.accessKeyId === "string" ? id.accessKeyId : "",
     account: s(r.recipientAccountId) ?? s(id?.accountId) ?? fallbackAccount,
   };
 }

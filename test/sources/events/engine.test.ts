@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../../../src/allowlist/config.js";
 import { type Config, configSchema } from "../../../src/config/schema.js";
-import { eventRecordFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
+import { eventHeaderFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes, routerFromConfig } from "../../../src/engine/routing.js";
 import type { HeaderFilter, IamEvent, InputProblem } from "../../../src/model/event.js";
 import type { Finding } from "../../../src/model/finding.js";
@@ -224,7 +224,7 @@ describe("event checks through the store", () => {
     let skipped = 0;
     const filtered = await runEventChecks(
       fixtureBatches(undefined, {
-        select: eventRecordFilter(cfg, allowlists),
+        select: eventHeaderFilter(cfg, allowlists),
         onSkipped: (n) => {
           skipped += n;
         },

@@ -9,8 +9,7 @@ import { accountAllowlists } from "../../../src/allowlist/config.js";
 import { judgeIamChange } from "../../../src/checks/iam-change.js";
 import { judgeSourceIp } from "../../../src/checks/source-ip.js";
 import { configSchema } from "../../../src/config/schema.js";
-import { runEventChecks } from "../../../src/engine/events.js";
-import { eventHeaderFilter } from "../../../src/engine/header-filter.js";
+import { eventHeaderFilter, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes } from "../../../src/engine/routing.js";
 import type { IamEvent, InputProblem } from "../../../src/model/event.js";
 import { discoverInputs } from "../../../src/sources/cloudtrail/input-files.js";
@@ -44,7 +43,7 @@ const config = configSchema.parse({
   },
 });
 const filterSpec = {
-  module: new URL("../../../src/engine/header-filter.ts", import.meta.url).href,
+  module: new URL("../../../src/engine/events.ts", import.meta.url).href,
   name: "eventHeaderFilter",
   args: [config, allowlists],
 };
@@ -209,7 +208,7 @@ describe("header pre-filters", () => {
         principalType: e.principal.type,
         sourceIp: e.sourceIp || undefined,
         invokedBy: e.principal.invokedBy,
-        accessKeyId: e.principal.accessKeyId,
+        accessKeyId: e.principal.accessKeyId ?? "",
         account: e.account,
       });
     }
