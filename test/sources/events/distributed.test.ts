@@ -228,9 +228,8 @@ describe("distributed replay", () => {
     expect(manyOut).toMatchObject({ jobs: 8, completed: 8, files: KEYS.length, events: KEYS.length * 12 });
     expect(many.stderr).toMatch(/8 replay jobs queued/);
     expect(many.stderr).toMatch(/8\/8 jobs done/);
-    // Both workers took jobs.
-    expect(a.log()).toMatch(/replayed s3:\/\/trail\//);
-    expect(b.log()).toMatch(/replayed s3:\/\/trail\//);
+    // The two workers replayed the eight jobs between them (on a busy machine one may take most).
+    expect((a.log() + b.log()).match(/replayed s3:\/\/trail\//g)).toHaveLength(8);
 
     const s1 = await openPostgresStore(single!.url);
     const s2 = await openPostgresStore(shared!.url);
