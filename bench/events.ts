@@ -1,29 +1,42 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { gunzip, gzip } from "node:zlib";
+import { gunzipSync, gzip } from "node:zlib";
 import Table from "cli-table3";
+import pg from "pg";
 import { parseAllowlist } from "../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../src/allowlist/config.js";
 import { configSchema } from "../src/config/schema.js";
-import { eventRecordFilter, runEventChecks } from "../src/engine/events.js";
+import { eventHeaderFilter, runEventChecks } from "../src/engine/events.js";
 import { noRoutes } from "../src/engine/routing.js";
 import { discoverInputs } from "../src/sources/cloudtrail/input-files.js";
-import { readEventBatches } from "../src/sources/cloudtrail/read-events.js";
+import { readEventBatchesPooled } from "../src/sources/events/pool.js";
 import { openSqliteStore } from "../src/store/sqlite.js";
 
-// Event replay benchmark. Generates realistic CloudTrail log files (.json.gz, one delivery of a
-// few MB each, in the AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ layout) — 1 GB
-// uncompressed by default, BENCH_EVENTS_MB to change — then measures, each in its own process so
-// that peak RSS is its own:
-//   floor   read each file, gunzip, JSON.parse, count records (4 files at a time, like replay);
-//   replay  `events replay`'s pipeline: discovery, streaming gunzip, parse, normalise every
-//           record, iam-change and source-ip checks, reconcile into a temp SQLite store.
-// Prints events/s, MB/s, peak RSS and the ratio. Nothing is asserted.
+// Event replay benchmark. Generates two CloudTrail archives (.json.gz, BENCH_EVENTS_MB uncompressed
+// each, 1 GB by default): an organisation trail's many small deliveries (2–64 KB compressed, in
+// AWSLogs/o-…/<account>/CloudTrail/<region>/YYYY/MM/DD/) and large deliveries of ~4 MB. Then
+// measures, each in its own process so that peak RSS is its own:
+//   floor   read, gunzip and JSON.parse every file in one thread, one after the other;
+//   replay  `events replay`'s pipeline with 0 (this thread), 1, 2 and all-cores worker threads:
+//           discovery, read, inflate, parse, header pre-filters, normalise what passes,
+//           iam-change and source-ip checks, reconcile into a temp SQLite store.
+// Prints seconds, CPU, events/s, MB/s, the ratio to the floor and peak RSS. Nothing is asserted.
 
 const MB = 1024 * 1024;
 const FILE_MB = 4;
@@ -224,47 +237,62 @@ function makeRecord(r: () => number, account: string, region: string, t: number,
   };
 }
 
-/** Writes the archive once per size; later runs reuse it. Returns its folder. */
-async function generate(totalMb: number): Promise<string> {
-  const dir = join(tmpdir(), `iamwarden-bench-events-${totalMb}mb`);
+type Layout = "large" | "small";
+
+/**
+ * Writes an archive once per layout and size; later runs reuse it. Returns its folder.
+ *  large: deliveries of ~4 MB uncompressed, AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/;
+ *  small: an organisation trail's five-minute deliveries, 2–64 KB compressed (log-uniform),
+ *         AWSLogs/o-<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/.
+ */
+async function generate(totalMb: number, layout: Layout): Promise<string> {
+  const dir = join(tmpdir(), `iamwarden-bench-events-${layout === "large" ? "" : "small-"}${totalMb}mb`);
   const marker = join(dir, "COMPLETE");
   if (existsSync(marker)) return dir;
   rmSync(dir, { recursive: true, force: true });
-  const r = prng(42);
+  const r = prng(layout === "large" ? 42 : 7);
   const gz = promisify(gzip);
-  const files = Math.max(1, Math.ceil(totalMb / FILE_MB));
   const started = Date.now();
   let t = Date.UTC(2024, 2, 1);
   let n = 0;
+  let f = 0;
+  let written = 0;
   let pending: Promise<void>[] = [];
-  for (let f = 0; f < files; f++) {
+  // CloudTrail records compress about 12:1: the uncompressed size that gives the compressed one.
+  const target = () => (layout === "large" ? FILE_MB * MB : Math.round(12 * 1024 * 2 * 32 ** r()));
+  while (written < totalMb * MB) {
     const account = ACCOUNTS[f % ACCOUNTS.length]!;
-    const region = REGIONS[f % REGIONS.length]!;
+    const region = REGIONS[Math.floor(f / ACCOUNTS.length) % REGIONS.length]!;
     const parts: string[] = [];
     let size = 0;
-    while (size < FILE_MB * MB) {
-      t += Math.floor(r() * 200);
+    const want = target();
+    while (size < want) {
+      t += Math.floor(r() * (layout === "large" ? 200 : 40));
       const s = JSON.stringify(makeRecord(r, account, region, t, n++));
       parts.push(s);
       size += s.length + 1;
     }
+    written += size;
     const day = new Date(t);
     const ymd = [
       String(day.getUTCFullYear()),
       String(day.getUTCMonth() + 1).padStart(2, "0"),
       String(day.getUTCDate()).padStart(2, "0"),
     ];
-    const folder = join(dir, "AWSLogs", account, "CloudTrail", region, ...ymd);
+    const root = layout === "large" ? join(dir, "AWSLogs") : join(dir, "AWSLogs", "o-a1b2c3d4e5");
+    const folder = join(root, account, "CloudTrail", region, ...ymd);
     mkdirSync(folder, { recursive: true });
     const name = `${account}_CloudTrail_${region}_${ymd.join("")}T${String(day.getUTCHours()).padStart(2, "0")}${String(day.getUTCMinutes()).padStart(2, "0")}Z_${f.toString(36).padStart(6, "0")}.json.gz`;
     const text = `{"Records":[${parts.join(",")}]}`;
     pending.push(gz(text).then((b) => writeFileSync(join(folder, name), b)));
-    if (pending.length >= 4) {
+    f++;
+    if (pending.length >= 8) {
       await Promise.all(pending);
       pending = [];
     }
   }
   await Promise.all(pending);
+  const files = f;
   writeFileSync(marker, JSON.stringify({ files, events: n }));
   process.stdout.write(
     `generated ${files} files, ${n} events in ${((Date.now() - started) / 1000).toFixed(1)} s at ${dir}\n`,
@@ -282,34 +310,48 @@ function listFiles(dir: string): string[] {
 interface PhaseResult {
   events: number;
   bytes: number;
+  compressed: number;
   seconds: number;
   maxRssMb: number;
+  cpuSeconds: number;
   findings?: number;
+  digest?: string;
+  /** Seconds until the first file was read (worker start-up). */
+  firstFile?: number;
 }
 
-/** gunzip + JSON.parse of every file, CONCURRENCY at a time: what any reader must pay. */
+const cpu = () => {
+  const u = process.resourceUsage();
+  return (u.userCPUTime + u.systemCPUTime) / 1e6;
+};
+
+/** The single-thread floor: read, gunzip and JSON.parse every file, one after the other. */
 async function floor(dir: string): Promise<PhaseResult> {
   const files = listFiles(dir);
-  const gun = promisify(gunzip);
   let events = 0;
   let bytes = 0;
-  let next = 0;
+  let compressed = 0;
   const started = performance.now();
-  const worker = async () => {
-    while (next < files.length) {
-      const f = files[next++]!;
-      const text = (await gun(await readFile(f))).toString("utf8");
-      bytes += text.length;
-      events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  for (const f of files) {
+    const gz = readFileSync(f);
+    compressed += gz.length;
+    const text = gunzipSync(gz).toString("utf8");
+    bytes += text.length;
+    events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
+  }
   const seconds = (performance.now() - started) / 1000;
-  return { events, bytes, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  return {
+    events,
+    bytes,
+    compressed,
+    seconds,
+    cpuSeconds: cpu(),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
-/** The replay pipeline with every event check on, into a temp SQLite store. */
-async function replay(dir: string): Promise<PhaseResult> {
+/** The replay pipeline with every event check on, `workers` threads, into a temp SQLite store. */
+async function replay(dir: string, workers: number): Promise<PhaseResult> {
   const office = parseAllowlist("198.51.100.0/24\n10.1.0.0/16\n", "office", "office.lst").list;
   const allowlists: AllowlistSet = {
     lists: new Map([["office", office]]),
@@ -327,27 +369,65 @@ async function replay(dir: string): Promise<PhaseResult> {
   const store = openSqliteStore(join(dbDir, "store.db"));
   const onProblem = (p: { file: string; error: string }) => process.stderr.write(`${p.file}: ${p.error}\n`);
   let skipped = 0;
+  let compressed = 0;
+  let firstFile = 0;
   const started = performance.now();
   try {
     const r = await runEventChecks(
-      readEventBatches(discoverInputs([dir], { onProblem }), {
+      readEventBatchesPooled(discoverInputs([dir], { onProblem }), {
+        workers,
+        minFiles: 0,
         concurrency: CONCURRENCY,
         onProblem,
-        select: eventRecordFilter(config, allowlists),
+        select: eventHeaderFilter(config, allowlists),
+        filter: {
+          module: new URL("../src/engine/events.ts", import.meta.url).href,
+          name: "eventHeaderFilter",
+          args: [config, allowlists],
+        },
         onSkipped: (n) => {
           skipped += n;
+        },
+        onBytes: (n) => {
+          compressed += n;
+        },
+        // Worker threads start by loading their modules (through tsx's loader when run from
+        // source): the time to the first file read says what that costs.
+        onFileDone: () => {
+          firstFile ||= (performance.now() - started) / 1000;
         },
       }),
       config,
       { store, route: noRoutes, now: new Date("2024-04-01T00:00:00Z"), runId: "bench", allowlists },
     );
     const seconds = (performance.now() - started) / 1000;
+    // What the findings say, to compare worker counts: ids, severities and their events (without
+    // order: with no worker threads, files are read 4 at a time and their events interleave).
+    const digest = createHash("sha256")
+      .update(
+        JSON.stringify(
+          r.findings
+            .map((f) => [
+              f.id,
+              f.severity,
+              f.status,
+              (f.details.events as { eventId: string }[]).map((e) => e.eventId),
+            ])
+            .sort(),
+        ),
+      )
+      .digest("hex")
+      .slice(0, 12);
     return {
       events: r.events + skipped,
       bytes: 0,
+      compressed,
       seconds,
+      cpuSeconds: cpu(),
       maxRssMb: process.resourceUsage().maxRSS / 1024,
       findings: r.findings.length,
+      digest,
+      firstFile,
     };
   } finally {
     await store.close();
@@ -356,14 +436,12 @@ async function replay(dir: string): Promise<PhaseResult> {
 }
 
 /** Runs one phase in a fresh process, so that its peak RSS is its own. */
-function inChild(phase: "floor" | "replay", dir: string): Promise<PhaseResult> {
+function inChild(phase: string, dir: string, workers = 0): Promise<PhaseResult> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
+      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir, String(workers)],
+      { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
     child.stdout.on("data", (d) => {
@@ -377,56 +455,266 @@ function inChild(phase: "floor" | "replay", dir: string): Promise<PhaseResult> {
   });
 }
 
-/** Best time and worst peak RSS over rounds that alternate the two phases (a shared machine is noisy). */
+/** Best time and worst peak RSS over rounds that alternate the phases (a shared machine is noisy). */
 function combine(runs: PhaseResult[]): PhaseResult {
   const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   return { ...best, maxRssMb: Math.max(...runs.map((r) => r.maxRssMb)) };
 }
 
-export async function main(): Promise<void> {
-  const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-  const dir = await generate(totalMb);
+async function benchTree(layout: Layout, totalMb: number, rounds: number): Promise<void> {
+  const dir = await generate(totalMb, layout);
   const meta = JSON.parse(readFileSync(join(dir, "COMPLETE"), "utf8")) as { files: number };
+  const cores = availableParallelism();
+  const counts = [...new Set([0, 1, 2, cores])];
   const floors: PhaseResult[] = [];
-  const replays: PhaseResult[] = [];
+  const replays = new Map<number, PhaseResult[]>(counts.map((c) => [c, []]));
   for (let i = 0; i < rounds; i++) {
     floors.push(await inChild("floor", dir));
-    replays.push(await inChild("replay", dir));
+    for (const c of counts) replays.get(c)!.push(await inChild("replay", dir, c));
   }
   const f = combine(floors);
-  const r = combine(replays);
   const mb = f.bytes / MB;
   const table = new Table({
-    head: ["", "events", "MB (uncompressed)", "best seconds", "events/s", "MB/s", "peak RSS MB (worst)"],
+    head: [
+      "",
+      "best s",
+      "CPU s",
+      "events/s",
+      "MB/s",
+      "× floor",
+      "first file s",
+      "× floor after start",
+      "peak RSS MB",
+      "findings",
+    ],
     style: { head: [], border: [] },
   });
   const row = (name: string, p: PhaseResult) => [
     name,
-    p.events.toLocaleString("en"),
-    mb.toFixed(0),
     p.seconds.toFixed(2),
+    p.cpuSeconds.toFixed(1),
     Math.round(p.events / p.seconds).toLocaleString("en"),
     (mb / p.seconds).toFixed(1),
+    (f.seconds / p.seconds).toFixed(2),
+    p.firstFile === undefined ? "" : p.firstFile.toFixed(2),
+    p.firstFile === undefined ? "" : (f.seconds / Math.max(0.001, p.seconds - p.firstFile)).toFixed(2),
     p.maxRssMb.toFixed(0),
+    p.findings === undefined ? "" : `${p.findings} (${p.digest})`,
   ];
-  table.push(row("floor: gunzip + JSON.parse", f), row("events replay (all checks, SQLite)", r));
+  table.push(row("floor: read + gunzip + JSON.parse, 1 thread", f));
+  for (const c of counts) {
+    const name =
+      c === 0
+        ? "replay, no worker threads"
+        : `replay, ${c} worker${c === 1 ? "" : "s"}${c === cores ? " (all cores)" : ""}`;
+    table.push(row(name, combine(replays.get(c)!)));
+  }
   process.stdout.write(
-    `${meta.files} files of ~${FILE_MB} MB, ${CONCURRENCY} at a time, best of ${rounds} rounds, each phase in its own process\n${table.toString()}\n`,
+    `${layout} files: ${meta.files} files, ${f.events.toLocaleString("en")} events, ${mb.toFixed(0)} MB uncompressed, ${(f.compressed / MB).toFixed(0)} MB stored (avg ${(f.compressed / meta.files / 1024).toFixed(0)} KB); ${cores} cores, load average ${loadavg()[0]!.toFixed(1)}; best of ${rounds} rounds, each phase in its own process\n${table.toString()}\n`,
   );
-  const ratio = f.seconds / r.seconds;
   process.stdout.write(
-    `replay throughput = ${(ratio * 100).toFixed(0)}% of the floor (target ≥ 80%); replay peak RSS ${r.maxRssMb.toFixed(0)} MB (target < 256 MB); ${r.findings} findings\n` +
-      `all rounds (s): floor ${floors.map((x) => x.seconds.toFixed(2)).join(" ")} | replay ${replays.map((x) => x.seconds.toFixed(2)).join(" ")}\n`,
+    `all rounds (s): floor ${floors.map((x) => x.seconds.toFixed(2)).join(" ")}${counts
+      .map(
+        (c) =>
+          ` | ${c}w ${replays
+            .get(c)!
+            .map((x) => x.seconds.toFixed(2))
+            .join(" ")}`,
+      )
+      .join("")}\n`,
   );
-  if (r.events !== f.events)
-    process.stdout.write(`note: replay saw ${r.events} events, the floor ${f.events}\n`);
+  const digests = new Set(counts.flatMap((c) => replays.get(c)!.map((x) => x.digest)));
+  process.stdout.write(
+    `targets: 2 workers ≥ 1.3× floor, peak RSS at 2 workers < 256 MB; findings ${digests.size === 1 ? "identical" : "DIFFER"} across worker counts\n`,
+  );
+  for (const c of counts)
+    for (const x of replays.get(c)!)
+      if (x.events !== f.events)
+        process.stdout.write(`note: replay (${c}w) saw ${x.events} events, the floor ${f.events}\n`);
+}
+
+export async function main(): Promise<void> {
+  const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+  await benchTree("small", totalMb, rounds);
+  await benchTree("large", totalMb, rounds);
+  if (process.env.BENCH_DISTRIBUTED !== "0") await distributed(totalMb);
+}
+
+/** The PostgreSQL server of `.ci/postgres.sh` (or IAMWARDEN_TEST_PG), when one answers. */
+async function benchPostgres(): Promise<string | undefined> {
+  let url = process.env.IAMWARDEN_TEST_PG;
+  try {
+    url ??= readFileSync(join(tmpdir(), "iamwarden-test-pg.url"), "utf8").trim();
+  } catch {
+    url ??= "postgres://iamwarden:iamwarden@127.0.0.1:54329/iamwarden_test";
+  }
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** A local S3 stand-in serving a folder (ListObjectsV2 pages of 1000, GetObject). */
+async function serveFolder(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const keys = listFiles(dir).map((f) => f.slice(dir.length + 1));
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const key = url.pathname.split("/").slice(2).map(decodeURIComponent).join("/");
+    if (!key) {
+      const prefix = url.searchParams.get("prefix") ?? "";
+      const start = Number(url.searchParams.get("continuation-token") ?? 0);
+      const matching = keys.filter((k) => k.startsWith(prefix));
+      const page = matching.slice(start, start + 1000);
+      const more = start + page.length < matching.length;
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bench</Name><KeyCount>${page.length}</KeyCount><IsTruncated>${more}</IsTruncated>${more ? `<NextContinuationToken>${start + page.length}</NextContinuationToken>` : ""}` +
+          page.map((k) => `<Contents><Key>${k}</Key><ETag>"${k.length}"</ETag></Contents>`).join("") +
+          "</ListBucketResult>",
+      );
+      return;
+    }
+    readFile(join(dir, key)).then(
+      (b) => res.writeHead(200, { "content-length": b.length, etag: `"${key.length}"` }).end(b),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * `events replay --distributed` over the small-file tree served by a local S3 stand-in, with 1
+ * and 2 `worker` processes on this machine, each into a fresh PostgreSQL database.
+ */
+async function distributed(totalMb: number): Promise<void> {
+  const base = await benchPostgres();
+  if (!base) {
+    process.stdout.write("distributed: skipped (no PostgreSQL; start one with .ci/postgres.sh)\n");
+    return;
+  }
+  const dir = await generate(totalMb, "small");
+  const s3 = await serveFolder(dir);
+  const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "AKIDBENCH",
+    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_REGION: "us-east-1",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+  const table = new Table({
+    head: ["distributed replay", "wall s", "jobs", "files", "events", "findings opened"],
+    style: { head: [], border: [] },
+  });
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    for (const n of [1, 2]) {
+      const name = `iamwarden_bench_dist_${process.pid}_${n}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      const u = new URL(base);
+      u.pathname = `/${name}`;
+      const cfgDir = mkdtempSync(join(tmpdir(), "iamwarden-bench-dist-"));
+      writeFileSync(join(cfgDir, "office.lst"), "198.51.100.0/24\n10.1.0.0/16\n");
+      const config = join(cfgDir, "iamwarden.yaml");
+      writeFileSync(
+        config,
+        [
+          `store: ${u.href}`,
+          `aws: { endpoint: "${s3.url}", region: us-east-1 }`,
+          "checks:",
+          "  iam-change: { adminUsers: [admin-0, admin-1, admin-2] }",
+          "  source-ip: { allowlists: { office: office.lst }, default: [office] }",
+        ].join("\n"),
+      );
+      const workers = Array.from({ length: n }, () =>
+        spawn(process.execPath, ["--import", "tsx", main, "worker", "--config", config, "--no-notify"], {
+          env,
+          stdio: ["ignore", "ignore", "pipe"],
+        }),
+      );
+      try {
+        // Timed from the command's start: listing, queueing, the workers' replays, the last job.
+        await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<void>((r) => {
+                let log = "";
+                w.stderr!.on("data", (d) => {
+                  log += d;
+                  if (log.includes("worker started")) r();
+                });
+              }),
+          ),
+        );
+        const started = performance.now();
+        const out = await new Promise<string>((done, fail) => {
+          const c = spawn(
+            process.execPath,
+            [
+              "--import",
+              "tsx",
+              main,
+              "events",
+              "replay",
+              "s3://bench/AWSLogs/",
+              "--distributed",
+              "--config",
+              config,
+              "--format",
+              "json",
+            ],
+            { env, stdio: ["ignore", "pipe", "ignore"] },
+          );
+          let o = "";
+          c.stdout.on("data", (d) => {
+            o += d;
+          });
+          c.on("error", fail);
+          c.on("close", () => done(o));
+        });
+        const seconds = (performance.now() - started) / 1000;
+        const r = JSON.parse(out) as { jobs: number; files: number; events: number; opened: number };
+        table.push([
+          `${n} worker process${n === 1 ? "" : "es"}`,
+          seconds.toFixed(1),
+          r.jobs,
+          r.files,
+          r.events.toLocaleString("en"),
+          r.opened,
+        ]);
+      } finally {
+        for (const w of workers) w.kill("SIGTERM");
+        await Promise.all(
+          workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.on("close", r)))),
+        );
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }
+    }
+  } finally {
+    await admin.end();
+    await s3.close();
+  }
+  process.stdout.write(
+    `small-file tree through a local S3 stand-in and PostgreSQL, workers on this machine (${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}; each worker process also uses its own thread pool)\n${table.toString()}\n`,
+  );
 }
 
 const phaseAt = process.argv.indexOf("--phase");
 if (phaseAt > 0) {
   const phase = process.argv[phaseAt + 1];
   const dir = process.argv[phaseAt + 2]!;
-  const result = phase === "floor" ? await floor(dir) : await replay(dir);
+  const workers = Number(process.argv[phaseAt + 3] ?? 0);
+  const result = phase === "floor" ? await floor(dir) : await replay(dir, workers);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

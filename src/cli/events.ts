@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { EXIT } from "../errors.js";
 import { describeProblem, type InputProblem } from "../model/event.js";
@@ -68,6 +69,8 @@ async function progressBar(cli: Cli, enabled: boolean) {
 
 interface Counts {
   files?: number | undefined;
+  /** S3 objects left out because an earlier replay read them. */
+  alreadyRead?: number | undefined;
   /** Records read but not judged: no enabled check could flag them. */
   skipped?: number | undefined;
 }
@@ -136,12 +139,50 @@ interface ReplayFlags {
   until?: string;
   format: string;
   concurrency: number;
+  workers?: number | undefined;
+  full: boolean;
+  distributed: boolean;
+  jobTimeout: number;
   progress: boolean;
   notify: boolean;
 }
 
+/** `events replay s3://… --distributed`: jobs for the workers, followed until the last is done. */
+async function replayDistributed(
+  cli: Cli,
+  s: CliSettings,
+  inputs: string[],
+  flags: ReplayFlags,
+): Promise<void> {
+  const { runDistributedReplay } = await import("../run/replay-distributed.js");
+  let last = "";
+  const r = await withRun(cli, s, "write", (ctx) =>
+    runDistributedReplay(ctx, s.storeLocation, inputs, {
+      since: parseTime("--since", flags.since),
+      until: parseTime("--until", flags.until),
+      full: flags.full,
+      jobTimeout: flags.jobTimeout,
+      onQueued: (n) => cli.stderr.write(`iamwarden: ${n} replay jobs queued; waiting for workers\n`),
+      onProgress: (p, jobs) => {
+        const line = `${p.completed + p.failed}/${jobs} jobs done, ${p.active} running, ${p.retrying} to retry, ${p.failed} failed`;
+        if (line !== last) cli.stderr.write(`iamwarden: ${line}\n`);
+        last = line;
+      },
+    }),
+  );
+  if (flags.format === "json") cli.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else
+    cli.stderr.write(
+      `${r.events} events from ${r.files} files (${r.judged} judged) in ${r.completed} of ${r.jobs} jobs; ` +
+        `${r.opened} opened, ${r.reopened} reopened, ${r.refreshed} refreshed` +
+        `${r.problems ? `; ${r.problems} problems` : ""}${r.failed.length ? `; ${r.failed.length} jobs failed: ${r.failed.map((f) => f.prefix).join(", ")}` : ""}\n`,
+    );
+  cli.exitCode = r.failed.length || r.problems ? EXIT.partial : EXIT.ok;
+}
+
 /** `events replay`: archives and event files through the event checks into the store. */
 async function replay(cli: Cli, s: CliSettings, inputs: string[], flags: ReplayFlags): Promise<void> {
+  if (flags.distributed) return replayDistributed(cli, s, inputs, flags);
   const since = parseTime("--since", flags.since);
   const until = parseTime("--until", flags.until);
   const bar = await progressBar(cli, flags.progress);
@@ -151,10 +192,12 @@ async function replay(cli: Cli, s: CliSettings, inputs: string[], flags: ReplayF
     else cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
   };
   // Flags are checked before the store is opened.
-  const { source, stats } = replaySource(inputs, {
+  const { source, stats, remember } = replaySource(inputs, {
     since,
     until,
     concurrency: flags.concurrency,
+    workers: flags.workers,
+    full: flags.full,
     stdin: cli.stdin,
     onBytes: bar ? (n) => bar.bytes(n) : undefined,
     onFileDone: (ok) => bar?.file(ok),
@@ -174,14 +217,19 @@ async function replay(cli: Cli, s: CliSettings, inputs: string[], flags: ReplayF
         command: "events replay",
         notify: flags.notify,
         onEvents: bar ? (n) => bar.events(n + stats.skipped) : undefined,
+        onReconciled: remember,
       },
       report,
-      () => ({ files: stats.files, skipped: stats.skipped }),
+      () => ({ files: stats.files, skipped: stats.skipped, alreadyRead: stats.alreadyRead }),
     );
   } finally {
     bar?.stop();
   }
   for (const p of live) cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`);
+  if (out.counts.alreadyRead && flags.format !== "json")
+    cli.stderr.write(
+      `iamwarden: ${out.counts.alreadyRead} S3 objects already read by an earlier replay were left out (--full reads them again)\n`,
+    );
   render(cli, s, flags.format, out.r, out.counts);
   cli.exitCode = exitCode(out.r, out.counts);
 }
@@ -216,9 +264,26 @@ export function register(program: Command, cli: Cli): void {
     .argument("<inputs...>", "files, folders (walked), s3://bucket/prefix, or - for stdin")
     .option("--since <iso-time>", "only events at or after this time")
     .option("--until <iso-time>", "only events at or before this time")
-    .option("--concurrency <n>", "files read at once", (v) => Number.parseInt(v, 10), 4)
+    .option("--concurrency <n>", "files read at once in the main thread", (v) => Number.parseInt(v, 10), 4)
+    .option(
+      "--workers <n>",
+      `threads that read, inflate and parse files (0: none; default: the ${availableParallelism()} cores)`,
+      (v) => Number.parseInt(v, 10),
+    )
     .option("--no-progress", "no progress bar")
     .option("--no-notify", "queue notifications but do not deliver them now")
+    .option("--full", "read S3 objects an earlier replay already read, too", false)
+    .option(
+      "--distributed",
+      "split s3:// prefixes into jobs (account, region, day) for `worker` processes (PostgreSQL store)",
+      false,
+    )
+    .option(
+      "--job-timeout <seconds>",
+      "with --distributed: a job running longer (its worker died) is given to another",
+      (v) => Number.parseInt(v, 10),
+      900,
+    )
     .addOption(formatOption(["table", "json"]))
     .action(async (inputs: string[], flags: ReplayFlags, cmd: Command) => {
       await replay(cli, settings(cli, cmd.optsWithGlobals<GlobalOptions>()), inputs, flags);

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { describeProblem } from "../model/event.js";
 import { createRunContext, lazyAwsClients } from "../run/context.js";
 import { queueUrl, runEnqueue, startScanWorkers } from "../run/fleet.js";
 import { openRunStore } from "../run/store.js";
@@ -56,13 +57,22 @@ export function register(program: Command, cli: Cli): void {
               );
           },
         });
+        // The same worker replays the jobs of `events replay s3://… --distributed`.
+        const { startReplayWorkers } = await import("../run/replay-distributed.js");
+        const replays = await startReplayWorkers(ctx, s.storeLocation, {
+          notify: opts.notify,
+          fixedNow: globals.now ? s.now : undefined,
+          onReplayed: (job, out) =>
+            cli.stderr.write(`iamwarden: replayed s3://${job.bucket}/${job.prefix}: ${out.files} files\n`),
+          onProblem: (p) => cli.stderr.write(`iamwarden: ${describeProblem(p)}\n`),
+        });
         cli.stderr.write(`iamwarden: worker started (${opts.concurrency} at once); Ctrl-C stops it\n`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();
           process.once("SIGINT", stop);
           process.once("SIGTERM", stop);
         });
-        await workers.stop(60_000);
+        await Promise.all([workers.stop(60_000), replays.stop(60_000)]);
       } finally {
         await store.close();
       }

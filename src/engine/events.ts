@@ -4,7 +4,6 @@ import { eventChecks } from "../checks/registry.js";
 import type { Config } from "../config/schema.js";
 import type { HeaderFilter, IamEvent } from "../model/event.js";
 import { type Candidate, type Finding, severityRank } from "../model/finding.js";
-import type { RecordFilter } from "../sources/cloudtrail/record.js";
 import type { Store } from "../store/store.js";
 import { exceptionsFor, matchException } from "./exceptions.js";
 import { emptySummary, findingId, type PlanSummary, planReconcile } from "./reconcile.js";
@@ -95,34 +94,18 @@ export function eventHeaderFilter(config: Config, allowlists?: AllowlistSet): He
   return (h: PrefilterHeader) => ready.some((r) => !r.check.prefilter || r.check.prefilter(h, r.ctx));
 }
 
-const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
-
-/** The header of a raw CloudTrail record (one that passed isReadableRecord), as the normaliser reads it. */
-function cloudTrailHeader(r: Record<string, unknown>): PrefilterHeader {
-  const id = typeof r.userIdentity === "object" && r.userIdentity !== null ? r.userIdentity : undefined;
-  const source = String(r.eventSource);
-  const name = String(r.eventName);
-  const key = id && "accessKeyId" in id ? id.accessKeyId : undefined;
+/** The header of an event already normalised, as pre-filters see it ("" when no key signed it). */
+function eventHeader(e: IamEvent): PrefilterHeader {
   return {
-    provider: "aws",
-    kind: name === "ConsoleLogin" ? "console-login" : "api-call",
-    action: `${source.endsWith(".amazonaws.com") ? source.slice(0, -".amazonaws.com".length) : source}:${name}`,
-    principalType: str(id && "type" in id ? id.type : undefined),
-    sourceIp: str(r.sourceIPAddress),
-    invokedBy: str(id && "invokedBy" in id ? id.invokedBy : undefined),
-    account: str(r.recipientAccountId) ?? str(id && "accountId" in id ? id.accountId : undefined),
-    // "" says the record has no key (a console login, a call AWS made).
-    accessKeyId: typeof key === "string" ? key : "",
+    provider: e.provider,
+    kind: e.kind,
+    action: e.action,
+    principalType: e.principal.type,
+    sourceIp: e.sourceIp || undefined,
+    invokedBy: e.principal.invokedBy,
+    account: e.account,
+    accessKeyId: e.principal.accessKeyId ?? "",
   };
-}
-
-/**
- * eventHeaderFilter for readers that still hand over raw CloudTrail records: the record's header,
- * then the same pre-filters.
- */
-export function eventRecordFilter(config: Config, allowlists?: AllowlistSet): RecordFilter {
-  const filter = eventHeaderFilter(config, allowlists);
-  return (r) => filter(cloudTrailHeader(r));
 }
 
 interface Pending {
@@ -263,12 +246,18 @@ export async function runEventChecks(
   for await (const batch of batches) {
     for (const e of batch) {
       events++;
-      if (!accounts.has(e.account)) {
-        accounts.add(e.account);
-        if (loadAdmins) admins.set(e.account, await loadAdmins(e.account));
-      }
+      accounts.add(e.account);
       let p: Pending | undefined;
       for (const { check, ctx } of ready) {
+        // The admin group is read (an AWS call) only for an account with an event a check
+        // reading it could flag: a replay of sign-ins alone makes no call.
+        if (
+          loadAdmins &&
+          !admins.has(e.account) &&
+          check.reads.includes("admins") &&
+          (!check.prefilter || check.prefilter(eventHeader(e), ctx))
+        )
+          admins.set(e.account, await loadAdmins(e.account));
         const c = check.judge(e, ctx);
         if (!c) continue;
         c.accountAlias = deps.aliases?.get(e.account);

@@ -99,6 +99,10 @@ export interface EventHeader {
   principalType?: string | undefined;
   sourceIp?: string | undefined;
   invokedBy?: string | undefined;
+  /** The signing key (source-ip judges long-term AKIA keys only). */
+  accessKeyId?: string | undefined;
+  /** The account, when the record names it (allowlists are per account). */
+  account?: string | undefined;
 }
 
 /** A pre-filter: false means no enabled check could flag this record. */

@@ -2,7 +2,8 @@ import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
 import type { InputFile } from "../sources/cloudtrail/input-files.js";
 import { discoverInputs } from "../sources/cloudtrail/input-files.js";
-import { readEventBatches } from "../sources/cloudtrail/read-events.js";
+import { readEventBatchesPooled } from "../sources/events/pool.js";
+import type { ProcessedObject, Store } from "../store/store.js";
 import type { RunContext } from "./context.js";
 import type { EventSource } from "./events.js";
 
@@ -12,8 +13,12 @@ export interface TimeWindow {
 }
 
 export interface ReplayOptions extends TimeWindow {
-  /** Files read at once. */
+  /** Files read at once in the main thread (small inputs, stdin). */
   concurrency: number;
+  /** Worker threads that read, inflate, parse and pre-filter files; 0: none. Default: the cores. */
+  workers?: number | undefined;
+  /** Read S3 objects an earlier replay read, too (incremental replays leave them out). */
+  full?: boolean | undefined;
   /** What `-` reads. */
   stdin?: Readable | undefined;
   /** Stored bytes read, as they arrive (progress). */
@@ -27,6 +32,8 @@ export interface ReplayStats {
   files: number;
   /** Records read but not judged: no enabled check could flag them. */
   skipped: number;
+  /** S3 objects left out because an earlier replay read them as they are. */
+  alreadyRead: number;
 }
 
 /** Parses --since/--until style values; a bad one names its flag. */
@@ -41,27 +48,53 @@ export function parseTime(flag: string, v: string | undefined): Date | undefined
 export async function localInputBytes(inputs: string[], window: TimeWindow): Promise<number | undefined> {
   if (inputs.some((a) => a === "-" || a.startsWith("s3://"))) return undefined;
   let total = 0;
-  for await (const f of discoverInputs(inputs, { ...window, onProblem: () => {} })) total += f.size ?? 0;
+  for await (const f of discoverInputs(inputs, { ...window, measure: true, onProblem: () => {} }))
+    total += f.size ?? 0;
   return total;
 }
 
-/** Files, folders, `s3://` prefixes and stdin as a source of event batches. */
+/** Of one listing page's objects, those the store says were read before with the same ETag. */
+async function readBefore(store: Store, source: string, objects: ProcessedObject[]): Promise<Set<string>> {
+  const seen = await store.processedObjects(
+    source,
+    objects.map((o) => o.key),
+  );
+  return new Set(objects.filter((o) => seen.get(o.key) === o.etag).map((o) => o.key));
+}
+
+/**
+ * Files, folders, `s3://` prefixes and stdin as a source of event batches. S3 objects read to
+ * the end are remembered (bucket, key, ETag) by `remember`, which runEvents calls once their
+ * events are reconciled (onReconciled), so the next replay reads only new objects.
+ */
 export function replaySource(
   inputs: string[],
   opts: ReplayOptions,
-): { source: EventSource; stats: ReplayStats } {
+): { source: EventSource; stats: ReplayStats; remember: (store: Store) => Promise<void> } {
   if (opts.since && opts.until && opts.since > opts.until) throw new UserError("--since is after --until");
   if (!(opts.concurrency >= 1 && opts.concurrency <= 64)) throw new UserError("--concurrency: 1 to 64");
-  const stats: ReplayStats = { files: 0, skipped: 0 };
-  const source: EventSource = ({ select, onProblem, aws }) => {
+  if (
+    opts.workers !== undefined &&
+    !(Number.isInteger(opts.workers) && opts.workers >= 0 && opts.workers <= 256)
+  )
+    throw new UserError("--workers: 0 to 256");
+  const stats: ReplayStats = { files: 0, skipped: 0, alreadyRead: 0 };
+  const read = new Map<string, ProcessedObject[]>();
+  const source: EventSource = ({ select, filter, onProblem, aws, store }) => {
     const discovered: AsyncIterable<InputFile> = discoverInputs(inputs, {
       since: opts.since,
       until: opts.until,
       s3: async () => (await aws()).home.s3,
       onProblem,
       stdin: opts.stdin,
+      alreadyRead: opts.full ? undefined : (src, objects) => readBefore(store, src, objects),
+      onAlreadyRead: (n) => {
+        stats.alreadyRead += n;
+      },
     });
-    return readEventBatches(discovered, {
+    return readEventBatchesPooled(discovered, {
+      workers: opts.workers,
+      filter,
       concurrency: opts.concurrency,
       since: opts.since,
       until: opts.until,
@@ -71,13 +104,23 @@ export function replaySource(
         stats.skipped += n;
       },
       onBytes: opts.onBytes,
-      onFileDone: (_f, _n, ok) => {
+      onFileDone: (f, _n, ok) => {
         stats.files++;
         opts.onFileDone?.(ok);
+        if (ok && f.object) {
+          const list = read.get(f.object.source) ?? [];
+          list.push({ key: f.object.key, etag: f.object.etag });
+          read.set(f.object.source, list);
+        }
       },
     });
   };
-  return { source, stats };
+  const remember = async (store: Store) => {
+    const at = new Date().toISOString();
+    for (const [src, objects] of read) await store.markProcessed(src, objects, at);
+    read.clear();
+  };
+  return { source, stats, remember };
 }
 
 /** CloudTrail event history (LookupEvents, us-east-1) of configured accounts as a source. */

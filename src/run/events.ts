@@ -6,19 +6,24 @@ import type { Config } from "../config/schema.js";
 import {
   type EventRunResult,
   enabledEventChecks,
-  eventRecordFilter,
+  eventHeaderFilter,
   type OnFinding,
   runEventChecks,
 } from "../engine/events.js";
-import type { IamEvent, InputProblem } from "../model/event.js";
-import type { RecordFilter } from "../sources/cloudtrail/record.js";
+import type { HeaderFilter, IamEvent, InputProblem } from "../model/event.js";
+import { type FilterSpec, siblingModule } from "../sources/events/filter-spec.js";
+import type { Store } from "../store/store.js";
 import type { RunContext } from "./context.js";
 import { deliverAfterRun } from "./delivery.js";
 
 /** What a source is handed: the records worth normalising, and where to report bad input. */
 export interface EventSourceIo {
-  /** Raw CloudTrail records the enabled checks could flag; a reader skips the rest cheaply. */
-  select: RecordFilter;
+  /** Records the enabled checks could flag, by their headers; a reader skips the rest cheaply. */
+  select: HeaderFilter;
+  /** The same filter as plain data, for worker threads to build (functions do not cross threads). */
+  filter: FilterSpec;
+  /** The run's store (incremental replays ask it which objects were read before). */
+  store: Store;
   onProblem: (p: InputProblem) => void;
   /** AWS clients of the run (S3 inputs, LookupEvents), built on first use. */
   aws: RunContext["aws"];
@@ -46,6 +51,8 @@ export interface EventsOptions {
   onProblem?: ((p: InputProblem) => void) | undefined;
   /** Events judged so far (progress). */
   onEvents?: ((n: number) => void) | undefined;
+  /** After every event is reconciled (committed) and before delivery: what a source remembers. */
+  onReconciled?: ((store: Store) => Promise<void>) | undefined;
 }
 
 export interface EventsReport {
@@ -86,8 +93,11 @@ function lazyTargets(ctx: RunContext) {
   };
 }
 
-/** Administrators per account: adminUsers, plus the admin group read from IAM when configured. */
-async function adminsOf(ctx: RunContext) {
+/**
+ * Administrators per account: adminUsers, plus the admin group read from IAM when configured.
+ * Accounts that are not configured (their group cannot be read) go into `unreachable`.
+ */
+async function adminsOf(ctx: RunContext, unreachable: Set<string>) {
   const ic = ctx.config.checks["iam-change"];
   // Without an admin group, adminUsers alone are the admins (the engine's default).
   if (!ic?.adminGroup) return undefined;
@@ -101,6 +111,7 @@ async function adminsOf(ctx: RunContext) {
       return t ? (await ctx.aws()).forAccount(t).iam : undefined;
     },
     onWarning: (m) => ctx.log.warn(m),
+    onNotConfigured: (account) => unreachable.add(account),
   });
 }
 
@@ -138,7 +149,8 @@ export async function runEvents(
   const checks = enabledEventChecks(config, allowlists);
   if (config.checks["source-ip"]?.enabled && !allowlists)
     ctx.log.warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
-  const admins = await adminsOf(ctx);
+  const unreachable = new Set<string>();
+  const admins = await adminsOf(ctx, unreachable);
   const problems: InputProblem[] = [];
   const onProblem = (p: InputProblem) => {
     problems.push(p);
@@ -146,7 +158,18 @@ export async function runEvents(
   };
   const batches =
     typeof source === "function"
-      ? source({ select: eventRecordFilter(config, allowlists), onProblem, aws: ctx.aws })
+      ? source({
+          select: eventHeaderFilter(config, allowlists),
+          // Worker threads build the same filter from plain data.
+          filter: {
+            module: siblingModule(import.meta.url, "../engine/events.js"),
+            name: "eventHeaderFilter",
+            args: [config, allowlists],
+          },
+          onProblem,
+          aws: ctx.aws,
+          store,
+        })
       : source;
 
   await store.startRun({
@@ -167,6 +190,13 @@ export async function runEvents(
     onFinding,
     onEvents: opts.onEvents,
   });
+  await opts.onReconciled?.(store);
+  if (unreachable.size) {
+    const n = unreachable.size;
+    ctx.log.warn(
+      `admin group ${config.checks["iam-change"]?.adminGroup} not read in ${n === 1 ? "account" : `${n} accounts`} that ${n === 1 ? "is" : "are"} not configured (${[...unreachable].join(", ")}): only adminUsers count as admins there`,
+    );
+  }
   // Findings are handed to reporting like a scan's: delivered now unless --no-notify.
   const { delivery, wouldNotify } = await deliverAfterRun(ctx, opts.notify);
   await store.finishRun(ctx.runId, new Date().toISOString(), {

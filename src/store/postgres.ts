@@ -357,6 +357,26 @@ export async function openPostgresStore(url: string): Promise<Store> {
       ]);
     },
 
+    async processedObjects(source, keys) {
+      const rows = await q("SELECT key, etag FROM processed_objects WHERE source = $1 AND key = ANY($2)", [
+        source,
+        keys,
+      ]);
+      return new Map(rows.map((r) => [r.key as string, r.etag as string]));
+    },
+
+    async markProcessed(source, objects, at) {
+      for (let i = 0; i < objects.length; i += 1000) {
+        const slice = objects.slice(i, i + 1000);
+        await q(
+          `INSERT INTO processed_objects (source, key, etag, processed_at)
+           SELECT $1, k, e, $4 FROM unnest($2::text[], $3::text[]) AS t(k, e)
+           ON CONFLICT (source, key) DO UPDATE SET etag = excluded.etag, processed_at = excluded.processed_at`,
+          [source, slice.map((o) => o.key), slice.map((o) => o.etag), at],
+        );
+      }
+    },
+
     async listRuns(limit = 50) {
       return (
         await q(`SELECT * FROM runs ORDER BY started_at ${C} DESC LIMIT $1`, [Math.max(0, Math.floor(limit))])

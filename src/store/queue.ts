@@ -61,10 +61,21 @@ export interface AccountScanWorkers {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-async function startBoss(url: string, supervise: boolean, onError: (e: Error) => void): Promise<PgBoss> {
+async function startBoss(
+  url: string,
+  supervise: boolean,
+  onError: (e: Error) => void,
+  maintenanceIntervalSeconds?: number,
+): Promise<PgBoss> {
   // supervise: expire stuck jobs and archive old ones. One supervising process is enough, but
   // several are safe (pg-boss coordinates them); enqueue-only callers skip it.
-  const boss = new PgBoss({ connectionString: url, supervise, schedule: false, max: 4 });
+  const boss = new PgBoss({
+    connectionString: url,
+    supervise,
+    schedule: false,
+    max: 4,
+    ...(maintenanceIntervalSeconds ? { maintenanceIntervalSeconds } : {}),
+  });
   boss.on("error", onError);
   try {
     await boss.start();
@@ -201,6 +212,149 @@ export async function workAccountScans(
     async stop(timeoutMs = 30_000) {
       await boss.stop({ graceful: true, wait: true, timeout: timeoutMs });
       await locks.end();
+    },
+  };
+}
+
+// Distributed event replays: `events replay s3://… --distributed` splits a prefix into one job per
+// account, region and day on this queue; every `worker` replays the jobs it takes into the shared
+// store. A failed job is retried with backoff; a job whose worker died expires (expireInSeconds)
+// and is retried by another worker. Jobs of one replay carry its id, so the command can follow
+// them across workers.
+
+export const EVENTS_REPLAY_QUEUE = "iamwarden-events-replay";
+
+export const replayJobSchema = z.object({
+  /** The replay (the command's run id) the job belongs to. */
+  replay: z.string().min(1),
+  bucket: z.string().min(1),
+  prefix: z.string(),
+  since: z.string().optional(),
+  until: z.string().optional(),
+  full: z.boolean().optional(),
+});
+export type ReplayJob = z.infer<typeof replayJobSchema>;
+
+export type ReplayHandler = (job: ReplayJob, meta: ScanJob) => Promise<Record<string, unknown>>;
+
+async function ensureReplayQueue(boss: PgBoss): Promise<void> {
+  await boss.createQueue(EVENTS_REPLAY_QUEUE, { name: EVENTS_REPLAY_QUEUE, policy: "standard", ...DEFAULTS });
+}
+
+/** Queues a replay's jobs; returns how many. */
+export async function enqueueReplayJobs(
+  url: string,
+  jobs: ReplayJob[],
+  options: ScanQueueOptions & { onError?: (e: Error) => void } = {},
+): Promise<number> {
+  const boss = await startBoss(url, false, options.onError ?? (() => {}));
+  try {
+    await ensureReplayQueue(boss);
+    for (let i = 0; i < jobs.length; i += 500)
+      await boss.insert(
+        jobs.slice(i, i + 500).map((data) => ({
+          name: EVENTS_REPLAY_QUEUE,
+          data: Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
+          retryLimit: options.retryLimit ?? DEFAULTS.retryLimit,
+          retryDelay: options.retryDelaySeconds ?? 5,
+          retryBackoff: true,
+          expireInSeconds: options.expireInSeconds ?? 900,
+        })),
+      );
+    return jobs.length;
+  } finally {
+    await boss.stop({ graceful: false, wait: true });
+  }
+}
+
+export interface ReplayProgress {
+  queued: number;
+  active: number;
+  retrying: number;
+  completed: number;
+  failed: number;
+  /** What completed jobs returned, and why failed ones failed (once their retries are spent). */
+  outputs: { prefix: string; state: string; output: unknown }[];
+}
+
+/**
+ * Follows one replay's jobs across all workers. While it waits it also supervises the queue, so
+ * that the job of a worker that died expires and is retried even when no other process does.
+ */
+export async function followReplay(
+  url: string,
+  replay: string,
+  options: {
+    intervalMs?: number;
+    maintenanceIntervalSeconds?: number;
+    onProgress?: (p: ReplayProgress) => void;
+    onError?: (e: Error) => void;
+  } = {},
+): Promise<ReplayProgress> {
+  const onError = options.onError ?? (() => {});
+  const boss = await startBoss(url, true, onError, options.maintenanceIntervalSeconds ?? 30);
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool.on("error", onError);
+  try {
+    for (;;) {
+      // pg-boss keeps jobs in pgboss.job (schema of the default configuration); read, never written.
+      const { rows } = await pool.query<{ state: string; n: number }>(
+        "SELECT state, count(*)::int AS n FROM pgboss.job WHERE name = $1 AND data->>'replay' = $2 GROUP BY state",
+        [EVENTS_REPLAY_QUEUE, replay],
+      );
+      const n = (s: string) => rows.find((r) => r.state === s)?.n ?? 0;
+      const p: ReplayProgress = {
+        queued: n("created"),
+        active: n("active"),
+        retrying: n("retry"),
+        completed: n("completed"),
+        failed: n("failed") + n("cancelled"),
+        outputs: [],
+      };
+      options.onProgress?.(p);
+      if (p.queued + p.active + p.retrying === 0) {
+        const done = await pool.query<{ prefix: string; state: string; output: unknown }>(
+          "SELECT data->>'prefix' AS prefix, state::text AS state, output FROM pgboss.job WHERE name = $1 AND data->>'replay' = $2 ORDER BY data->>'prefix'",
+          [EVENTS_REPLAY_QUEUE, replay],
+        );
+        p.outputs = done.rows;
+        return p;
+      }
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    }
+  } finally {
+    await pool.end();
+    await boss.stop({ graceful: false, wait: true });
+  }
+}
+
+/** Replays the jobs this process takes, `concurrency` at a time, until stopped. */
+export async function workReplayJobs(
+  url: string,
+  handler: ReplayHandler,
+  options: Pick<WorkOptions, "concurrency" | "pollingIntervalSeconds" | "onError">,
+): Promise<AccountScanWorkers> {
+  const onError = options.onError ?? ((e: Error) => console.error(`iamwarden: replay queue: ${e.message}`));
+  const boss = await startBoss(url, true, onError);
+  try {
+    await ensureReplayQueue(boss);
+  } catch (e) {
+    await boss.stop({ graceful: false });
+    throw e;
+  }
+  for (let i = 0; i < options.concurrency; i++)
+    await boss.work(
+      EVENTS_REPLAY_QUEUE,
+      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
+      async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
+        const [job] = jobs;
+        if (!job) return undefined;
+        return handler(replayJobSchema.parse(job.data), { id: job.id, attempt: job.retryCount + 1 });
+      },
+    );
+  return {
+    async stop(timeoutMs = 30_000) {
+      await boss.stop({ graceful: true, wait: true, timeout: timeoutMs });
     },
   };
 }

@@ -277,6 +277,30 @@ export function openSqliteStore(path: string): Store {
       );
     },
 
+    async processedObjects(source, keys) {
+      const out = new Map<string, string>();
+      // SQLite binds at most 32766 parameters: ask in slices.
+      for (let i = 0; i < keys.length; i += 500) {
+        const slice = keys.slice(i, i + 500);
+        const rows = db
+          .prepare(
+            `SELECT key, etag FROM processed_objects WHERE source = ? AND key IN (${slice.map(() => "?").join(",")})`,
+          )
+          .all(source, ...slice) as { key: string; etag: string }[];
+        for (const r of rows) out.set(r.key, r.etag);
+      }
+      return out;
+    },
+
+    async markProcessed(source, objects, at) {
+      const put = db.prepare(
+        "INSERT INTO processed_objects (source, key, etag, processed_at) VALUES (?, ?, ?, ?) ON CONFLICT (source, key) DO UPDATE SET etag = excluded.etag, processed_at = excluded.processed_at",
+      );
+      db.transaction(() => {
+        for (const o of objects) put.run(source, o.key, o.etag, at);
+      })();
+    },
+
     async listRuns(limit = 50) {
       return (db.prepare("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?").all(limit) as Row[]).map(
         runFromRow,

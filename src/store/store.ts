@@ -12,6 +12,12 @@ export interface ReconcilePlan {
   outbox: NewOutboxItem[];
 }
 
+/** An archive object a replay has read: its key and the ETag it had. */
+export interface ProcessedObject {
+  key: string;
+  etag: string;
+}
+
 /** How long `dueOutbox` keeps an item from other workers while it is being delivered. */
 export const OUTBOX_LEASE_MS = 10 * 60_000;
 
@@ -88,6 +94,14 @@ export interface Store extends KnownKeysStore {
     findingId?: string;
     account?: string;
   }): Promise<AuditEntry[]>;
+
+  /**
+   * Of `keys` in `source` (an S3 bucket), those a replay has read, with the ETag they had then.
+   * Asked one listing page at a time, so a prefix of millions of objects is never held whole.
+   */
+  processedObjects(source: string, keys: string[]): Promise<Map<string, string>>;
+  /** Remembers objects read to the end (a later read of the same key replaces its ETag). */
+  markProcessed(source: string, objects: ProcessedObject[], at: string): Promise<void>;
 
   startRun(run: RunRecord): Promise<void>;
   finishRun(id: string, finishedAt: string, summary: Record<string, unknown>): Promise<void>;

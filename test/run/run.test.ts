@@ -164,12 +164,12 @@ describe("runEvents", () => {
       expect(report.problems).toEqual([]);
       expect((await store.listRuns()).map((r) => r.command)).toEqual(["serve"]);
 
-      // A source given as a function is handed the record filter and the problem sink.
+      // A source given as a function is handed the header filter and the problem sink.
       const sourced = await runEvents(
         createRunContext({ loaded, store, now: NOW, actor: "svc", log }),
         ({ select, onProblem }) =>
           (async function* () {
-            expect(select({ eventSource: "iam.amazonaws.com", eventName: "CreateUser" })).toBe(true);
+            expect(select({ provider: "aws", kind: "api-call", action: "iam:CreateUser" })).toBe(true);
             onProblem({ file: "queue:iam-events", record: 7, error: "not a CloudTrail record" });
             yield [mallory(4)];
           })(),

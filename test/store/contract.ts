@@ -584,6 +584,33 @@ export function storeContract(
       });
     });
 
+    describe("processed objects", () => {
+      it("remembers objects read per source with their ETag, and a new ETag replaces the old", async () => {
+        const keys = Array.from(
+          { length: 1200 },
+          (_, i) => `AWSLogs/1/CloudTrail/us-east-1/2024/03/15/f${i}.json.gz`,
+        );
+        expect(await store.processedObjects("s3://trail", keys)).toEqual(new Map());
+        await store.markProcessed(
+          "s3://trail",
+          keys.slice(0, 1100).map((key) => ({ key, etag: '"a"' })),
+          at(1),
+        );
+        await store.markProcessed("s3://other", [{ key: keys[1150]!, etag: '"o"' }], at(1));
+        const seen = await store.processedObjects("s3://trail", keys);
+        expect(seen.size).toBe(1100);
+        expect(seen.get(keys[0]!)).toBe('"a"');
+        expect(seen.has(keys[1150]!)).toBe(false);
+        await store.markProcessed("s3://trail", [{ key: keys[0]!, etag: '"b"' }], at(2));
+        expect(await store.processedObjects("s3://trail", [keys[0]!, "missing"])).toEqual(
+          new Map([[keys[0]!, '"b"']]),
+        );
+        expect(await store.processedObjects("s3://other", [keys[1150]!])).toEqual(
+          new Map([[keys[1150]!, '"o"']]),
+        );
+      });
+    });
+
     describe("runs", () => {
       it("records runs and lists the newest first", async () => {
         await store.startRun({ id: "r1", command: "scan", actor: "a", startedAt: at(1) });

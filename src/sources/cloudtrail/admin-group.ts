@@ -17,6 +17,11 @@ export interface AdminResolverOptions {
   iamFor: (account: string) => Promise<IAMClient | undefined>;
   /** Told once per account whose group could not be read (its findings may include admins). */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * Told of each account iamwarden cannot reach (not configured) instead of a warning per
+   * account, so that a replay of an organisation's archive names them all in one line.
+   */
+  onNotConfigured?: ((account: string) => void) | undefined;
 }
 
 /**
@@ -35,6 +40,10 @@ export function adminResolver(opts: AdminResolverOptions): (account: string) => 
         try {
           const iam = await opts.iamFor(account);
           if (!iam) {
+            if (opts.onNotConfigured) {
+              opts.onNotConfigured(account);
+              return base;
+            }
             opts.onWarning?.(
               `account ${account}: not among the configured accounts; admin group ${group} not read`,
             );

@@ -12,7 +12,18 @@ export interface InputFile {
   name: string;
   /** Stored bytes (compressed when gzipped), when known up front. */
   size?: number | undefined;
+  /** A local file's path: worker threads read it themselves, with one open and one read. */
+  path?: string | undefined;
+  /** An S3 object: what incremental replays remember of it (its bucket as source, key and ETag). */
+  object?: ArchiveObject | undefined;
   open(): Promise<Readable>;
+}
+
+export interface ArchiveObject {
+  /** `s3://bucket`. */
+  source: string;
+  key: string;
+  etag: string;
 }
 
 export interface DiscoverOptions {
@@ -22,6 +33,17 @@ export interface DiscoverOptions {
   s3?: (() => S3Client | Promise<S3Client>) | undefined;
   onProblem: (p: InputProblem) => void;
   stdin?: Readable | undefined;
+  /**
+   * Stat every file of a walked folder for its size (a progress bar's total). Off by default:
+   * readers learn the size when they read, so a file is not stat-ed twice.
+   */
+  measure?: boolean | undefined;
+  /** Of one listing page's objects, the keys already read as they are (incremental replays). */
+  alreadyRead?:
+    | ((source: string, objects: { key: string; etag: string }[]) => Promise<Set<string>>)
+    | undefined;
+  /** Objects left out because they were read before. */
+  onAlreadyRead?: ((n: number) => void) | undefined;
 }
 
 const EVENT_FILE = /\.(json|jsonl|ndjson)(\.gz)?$/i;
@@ -70,8 +92,13 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
-function localFile(path: string, size: number): InputFile {
-  return { name: path, size, open: async () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+function localFile(path: string, size: number | undefined): InputFile {
+  return {
+    name: path,
+    size,
+    path,
+    open: async () => createReadStream(path, { highWaterMark: 1024 * 1024 }),
+  };
 }
 
 async function* fromPath(path: string, opts: DiscoverOptions): AsyncGenerator<InputFile> {
@@ -90,7 +117,7 @@ async function* fromPath(path: string, opts: DiscoverOptions): AsyncGenerator<In
     for await (const p of walk(path)) {
       if (!isEventFile(p) || !mayHoldEventsIn(p, opts.since, opts.until)) continue;
       try {
-        yield localFile(p, (await stat(p)).size);
+        yield localFile(p, opts.measure ? (await stat(p)).size : undefined);
       } catch (e) {
         opts.onProblem({ file: p, error: `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
       }
@@ -119,12 +146,26 @@ async function* fromS3(url: string, opts: DiscoverOptions): AsyncGenerator<Input
       { client: s3, pageSize: 1000 },
       { Bucket: bucket, Prefix: prefix },
     )) {
-      for (const o of page.Contents ?? []) {
-        if (!o.Key || !isEventFile(o.Key) || !mayHoldEventsIn(o.Key, opts.since, opts.until)) continue;
-        const key = o.Key;
+      const source = `s3://${bucket}`;
+      const wanted = (page.Contents ?? []).filter(
+        (o): o is typeof o & { Key: string } =>
+          Boolean(o.Key) && isEventFile(o.Key!) && mayHoldEventsIn(o.Key!, opts.since, opts.until),
+      );
+      const objects = wanted.map((o) => ({ key: o.Key, etag: o.ETag ?? "", size: o.Size }));
+      const known = opts.alreadyRead
+        ? await opts.alreadyRead(
+            source,
+            objects.filter((o) => o.etag),
+          )
+        : undefined;
+      if (known?.size) opts.onAlreadyRead?.(known.size);
+      for (const o of objects) {
+        if (known?.has(o.key)) continue;
+        const key = o.key;
         yield {
           name: `s3://${bucket}/${key}`,
-          size: o.Size,
+          size: o.size,
+          object: o.etag ? { source, key, etag: o.etag } : undefined,
           open: async () => {
             const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
             if (!res.Body) throw new Error("empty response body");

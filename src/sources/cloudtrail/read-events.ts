@@ -2,11 +2,19 @@ import { pipeline, Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { promisify } from "node:util";
 import { createGunzip, gunzip } from "node:zlib";
-import type { IamEvent, InputProblem } from "../../model/event.js";
-import { fromEventBridge, isEventBridgeEnvelope } from "../eventbridge.js";
-import { fromActivityTracker, isIbmEvent } from "../ibm/activity-tracker.js";
+import type { HeaderFilter, IamEvent, InputProblem } from "../../model/event.js";
+import {
+  type DocumentSink,
+  moreProblems,
+  newSink,
+  type ParsedWhole,
+  parseWhole,
+  readLines,
+  readWhole,
+  reportProblem,
+  wholeDocument,
+} from "../events/document.js";
 import type { InputFile } from "./input-files.js";
-import { eventTimeMs, fromCloudTrailRecord, isReadableRecord, type RecordFilter } from "./record.js";
 
 // Reads event files of any supported shape, gzipped or not, a few at a time:
 //  - CloudTrail log files `{"Records":[…]}` (parsed whole: one delivery is a few MB at most),
@@ -27,45 +35,15 @@ export interface ReadOptions {
   /** A file parsed whole larger than this (decompressed) is refused. */
   maxWholeFileBytes?: number | undefined;
   /**
-   * CloudTrail records no check wants (role sessions' reads, AWS services…) are counted through
-   * onSkipped instead of being normalised: most of a trail, and most of the work otherwise.
+   * CloudTrail log files' records no check wants (role sessions' reads, AWS services…), decided
+   * on their headers, are counted through onSkipped instead of being normalised: most of a
+   * trail, and most of the work otherwise.
    */
-  select?: RecordFilter | undefined;
+  select?: HeaderFilter | undefined;
   onSkipped?: ((n: number) => void) | undefined;
 }
 
-const BATCH = 1024;
-/** Bad records reported one by one per file; the rest are counted. */
-const MAX_PROBLEMS_PER_FILE = 20;
 const DEFAULT_MAX_WHOLE = 512 * 1024 * 1024;
-
-type Normalised = IamEvent | string | null;
-
-/** One JSON value of a stream or array: whichever shape it is. */
-export function normaliseValue(v: unknown): Normalised {
-  if (isEventBridgeEnvelope(v)) return fromEventBridge(v);
-  if (isIbmEvent(v)) return fromActivityTracker(v);
-  if (typeof v === "object" && v !== null && "eventName" in v) return fromCloudTrailRecord(v);
-  return "not a CloudTrail record, EventBridge envelope or Activity Tracker event";
-}
-
-/** Line (1-based) of a JSON.parse error, from "at position N" or "(line L column C)". */
-function syntaxErrorLine(text: string, message: string): number | undefined {
-  const lc = /line (\d+) column/.exec(message);
-  if (lc) return Number(lc[1]);
-  const pos = /at position (\d+)/.exec(message);
-  if (!pos) return undefined;
-  let line = 1;
-  const end = Math.min(Number(pos[1]), text.length);
-  for (let i = text.indexOf("\n"); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) line++;
-  return line;
-}
-
-function describeJsonError(e: unknown): string {
-  const msg = (e as Error).message ?? String(e);
-  if (/Unexpected end of JSON input/.test(msg)) return "truncated JSON (unexpected end of input)";
-  return `invalid JSON: ${msg.split("\n")[0]}`;
-}
 
 /** Archives up to this size (compressed) are inflated in one call; larger ones are streamed. */
 const ONE_SHOT_GZIP = 4 * 1024 * 1024;
@@ -126,126 +104,12 @@ async function* decoded(src: Readable, onBytes: (n: number) => void, maxOut: num
   for await (const chunk of gunzipStream) yield chunk as Buffer;
 }
 
-interface FileSink {
-  file: InputFile;
-  since: number;
-  until: number;
-  batch: IamEvent[];
-  events: number;
-  skipped: number;
-  select: RecordFilter | undefined;
-  problems: number;
-  onProblem: (p: InputProblem) => void;
-  push: (batch: IamEvent[]) => Promise<void>;
-}
-
-function problem(s: FileSink, p: Omit<InputProblem, "file">): void {
-  s.problems++;
-  if (s.problems <= MAX_PROBLEMS_PER_FILE) s.onProblem({ file: s.file.name, ...p });
-}
-
-/**
- * Adds one result to the file's batch; true when the batch is full and must be handed on (the
- * caller awaits `handOn`). Synchronous, so that a file's records are judged without a microtask
- * per record.
- */
-function emit(s: FileSink, n: Normalised, where: { line?: number; record?: number }): boolean {
-  if (n === null) return false;
-  if (typeof n === "string") {
-    problem(s, { ...where, error: n });
-    return false;
-  }
-  const t = n.time.getTime();
-  if (t < s.since || t > s.until) return false;
-  s.batch.push(n);
-  s.events++;
-  return s.batch.length >= BATCH;
-}
-
-function handOn(s: FileSink): Promise<void> {
-  const b = s.batch;
-  s.batch = [];
-  return s.push(b);
-}
-
-/** A value read whole: a CloudTrail log file, lookup-events output, an array or one event. */
-async function emitWhole(s: FileSink, v: unknown): Promise<void> {
-  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-    const o = v as Record<string, unknown>;
-    if (Array.isArray(o.Records)) {
-      const records = o.Records;
-      o.Records = undefined; // records become garbage as soon as their events are judged
-      const select = s.select;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i];
-        if (select && isReadableRecord(r) && !select(r)) {
-          // A bad time is still reported: only a readable record is skipped.
-          const t = eventTimeMs(r.eventTime as string);
-          if (!Number.isNaN(t)) {
-            if (t >= s.since && t <= s.until) s.skipped++;
-            continue;
-          }
-        }
-        if (emit(s, fromCloudTrailRecord(r), { record: i })) await handOn(s);
-      }
-      return;
-    }
-    if (Array.isArray(o.Events)) {
-      for (let i = 0; i < o.Events.length; i++) {
-        const ev = o.Events[i] as { CloudTrailEvent?: unknown } | null;
-        let n: Normalised = "a lookup-events result has no CloudTrailEvent";
-        if (typeof ev?.CloudTrailEvent === "string") {
-          try {
-            n = fromCloudTrailRecord(JSON.parse(ev.CloudTrailEvent));
-          } catch (e) {
-            n = `CloudTrailEvent: ${describeJsonError(e)}`;
-          }
-        }
-        if (emit(s, n, { record: i })) await handOn(s);
-      }
-      return;
-    }
-  }
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (emit(s, normaliseValue(v[i]), { record: i })) await handOn(s);
-    return;
-  }
-  if (emit(s, normaliseValue(v), {})) await handOn(s);
-}
-
-/** Whether the start of a file says it must be parsed whole rather than line by line. */
-function wholeFile(start: string): boolean {
-  const t = start.trimStart();
-  if (t.startsWith("[")) return true;
-  if (/^\{\s*"(Records|Events)"\s*:/.test(t)) return true;
-  // A pretty-printed single object: its first line is just "{".
-  const nl = t.indexOf("\n");
-  return t.startsWith("{") && nl >= 0 && t.slice(0, nl).trim() === "{";
-}
-
-type Whole = { ok: true; value: unknown } | { ok: false; error: string; line?: number | undefined } | null;
-
-/**
- * Parses a file read whole (null when it is empty). Its own frame, so that the file's text is
- * garbage as soon as it is parsed, not kept alive while its records are judged.
- */
-function parseWhole(texts: string[]): Whole {
-  const text = texts.length === 1 ? texts[0]! : texts.join("");
-  texts.length = 0;
-  if (!text.trim()) return null;
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (e) {
-    return { ok: false, error: describeJsonError(e), line: syntaxErrorLine(text, (e as Error).message) };
-  }
-}
-
-async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
+async function readOne(s: DocumentSink, file: InputFile, opts: ReadOptions, push: Push): Promise<boolean> {
   const maxWhole = opts.maxWholeFileBytes ?? DEFAULT_MAX_WHOLE;
   const decoder = new StringDecoder("utf8");
   let mode = "undecided" as "undecided" | "whole" | "lines";
   let carry = "";
-  let line = 0;
+  let line = 1;
   // Undecided: the first bytes, until there are enough to tell the format.
   const head: Buffer[] = [];
   let headSize = 0;
@@ -256,19 +120,9 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   const lines = async (text: string, final: boolean) => {
     const parts = (carry + text).split("\n");
     carry = final ? "" : (parts.pop() ?? "");
-    for (const raw of parts) {
-      line++;
-      const l = raw.trim();
-      if (!l) continue;
-      let v: unknown;
-      try {
-        v = JSON.parse(l);
-      } catch (e) {
-        problem(s, { line, error: describeJsonError(e) });
-        continue;
-      }
-      if (emit(s, normaliseValue(v), { line })) await handOn(s);
-    }
+    const first = line;
+    line += parts.length;
+    for (const b of readLines(s, parts, first)) await push(b);
   };
   const consume = async (chunk: Buffer) => {
     if (mode === "lines") return lines(decoder.write(chunk), false);
@@ -279,11 +133,11 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   };
   const decide = async () => {
     const start = Buffer.concat(head, Math.min(headSize, 4096)).toString("utf8");
-    mode = wholeFile(start) ? "whole" : "lines";
+    mode = wholeDocument(start) ? "whole" : "lines";
     for (const c of head.splice(0)) await consume(c);
   };
 
-  const stream = await s.file.open();
+  const stream = await file.open();
   for await (const chunk of decoded(stream, opts.onBytes ?? (() => {}), maxWhole)) {
     if (mode !== "undecided") {
       await consume(chunk);
@@ -300,15 +154,27 @@ async function readOne(s: FileSink, opts: ReadOptions): Promise<boolean> {
   }
   const tail = decoder.end();
   if (tail) texts.push(tail);
-  const parsed = parseWhole(texts);
+  const parsed = parseJoined(texts);
   if (!parsed) return true;
   if (!parsed.ok) {
-    problem(s, { line: parsed.line, error: parsed.error });
+    reportProblem(s, { file: s.file, line: parsed.line, error: parsed.error });
     return false;
   }
-  await emitWhole(s, parsed.value);
+  for (const b of readWhole(s, parsed.value)) await push(b);
   return true;
 }
+
+/**
+ * Parses a file read whole. Its own frame, so that the file's text is garbage as soon as it is
+ * parsed, not kept alive while its records are judged.
+ */
+function parseJoined(texts: string[]): ParsedWhole {
+  const text = texts.length === 1 ? texts[0]! : texts.join("");
+  texts.length = 0;
+  return parseWhole(text);
+}
+
+type Push = (batch: IamEvent[]) => Promise<void>;
 
 /** A bounded hand-off from file readers to the consumer: readers wait while it is full. */
 function channel<T>(capacity: number) {
@@ -381,21 +247,11 @@ export async function* readEventBatches(
       }
       if (next.done) return;
       const file = next.value;
-      const s: FileSink = {
-        file,
-        since,
-        until,
-        batch: [],
-        events: 0,
-        skipped: 0,
-        select: opts.select,
-        problems: 0,
-        onProblem: opts.onProblem,
-        push: (b) => ch.push(b),
-      };
+      const s = newSink(file.name, { since, until, filter: opts.select, onProblem: opts.onProblem });
+      const push = (b: IamEvent[]) => ch.push(b);
       let ok = false;
       try {
-        ok = await readOne(s, opts);
+        ok = await readOne(s, file, opts, push);
         if (s.batch.length) await ch.push(s.batch);
       } catch (e) {
         // A file parsed whole yields nothing unless all of it parsed; a JSON-lines file keeps
@@ -411,8 +267,8 @@ export async function* readEventBatches(
         opts.onProblem({ file: file.name, error: why });
         s.problems = Math.max(s.problems, 1);
       }
-      if (s.problems > MAX_PROBLEMS_PER_FILE)
-        opts.onProblem({ file: file.name, error: `${s.problems - MAX_PROBLEMS_PER_FILE} more bad records` });
+      const more = moreProblems(s);
+      if (more) opts.onProblem(more);
       if (s.skipped) opts.onSkipped?.(s.skipped);
       opts.onFileDone?.(file, s.events, ok && s.problems === 0);
     }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EventPrincipal, EventTarget, IamEvent } from "../../model/event.js";
+import type { EventHeader, EventPrincipal, EventTarget, IamEvent } from "../../model/event.js";
 
 // One CloudTrail record (a log file's Records[i], an EventBridge detail, a LookupEvents
 // CloudTrailEvent) → IamEvent. Only the fields read below are validated; the rest stays in `raw`.
@@ -102,12 +102,6 @@ export function isReadableRecord(r: unknown): r is Record<string, unknown> {
   return isObj(r) && looksValid(r);
 }
 
-/**
- * Decides from a raw CloudTrail record whether it is worth normalising. Records it turns down
- * are counted but cost no allocation; it only sees records that passed isReadableRecord.
- */
-export type RecordFilter = (r: Record<string, unknown>) => boolean;
-
 /** Why a record cannot be read, in one line. */
 export function explainBadRecord(r: unknown): string {
   if (!isObj(r))
@@ -127,6 +121,43 @@ function service(eventSource: string): string {
     if (servicePrefix.size < 10_000) servicePrefix.set(eventSource, p);
   }
   return p;
+}
+
+// `iam.amazonaws.com` + `CreateUser` → `iam:CreateUser`, without a new string per record.
+const actionNames = new Map<string, Map<string, string>>();
+function actionOf(eventSource: string, eventName: string): string {
+  let names = actionNames.get(eventSource);
+  if (!names) {
+    names = new Map();
+    if (actionNames.size < 1_000) actionNames.set(eventSource, names);
+  }
+  let a = names.get(eventName);
+  if (a === undefined) {
+    a = `${service(eventSource)}:${eventName}`;
+    if (names.size < 10_000) names.set(eventName, a);
+  }
+  return a;
+}
+
+/**
+ * What pre-filters read of a record, without normalising it; undefined when the record is not
+ * readable (fromCloudTrailRecord then says why). The same values fromCloudTrailRecord would give.
+ */
+export function cloudTrailHeader(r: unknown, fallbackAccount?: string): EventHeader | undefined {
+  if (!isObj(r) || !looksValid(r)) return undefined;
+  const id = isObj(r.userIdentity) ? r.userIdentity : undefined;
+  const eventName = r.eventName as string;
+  return {
+    provider: "aws",
+    kind: eventName === "ConsoleLogin" ? "console-login" : "api-call",
+    action: actionOf(r.eventSource as string, eventName),
+    principalType: id ? (s(id.type) ?? "Unknown") : "Unknown",
+    sourceIp: s(r.sourceIPAddress),
+    invokedBy: s(id?.invokedBy),
+    // "" says no key signed the call (a console login, a call AWS made): not an unknown key.
+    accessKeyId: typeof id?.accessKeyId === "string" ? id.accessKeyId : "",
+    account: s(r.recipientAccountId) ?? s(id?.accountId) ?? fallbackAccount,
+  };
 }
 
 function principalOf(id: Rec | undefined, eventName: string, extra: Rec | undefined): EventPrincipal {
@@ -214,7 +245,7 @@ export function fromCloudTrailRecord(r: unknown, fallbackAccount?: string): IamE
     account,
     provider: "aws",
     kind: login ? "console-login" : "api-call",
-    action: `${service(r.eventSource as string)}:${eventName}`,
+    action: actionOf(r.eventSource as string, eventName),
     principal: principalOf(id, eventName, extra),
     sourceIp: s(r.sourceIPAddress) ?? "",
     userAgent: s(r.userAgent),

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../../../src/allowlist/config.js";
 import { type Config, configSchema } from "../../../src/config/schema.js";
-import { eventRecordFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
+import { eventHeaderFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes, routerFromConfig } from "../../../src/engine/routing.js";
-import type { IamEvent, InputProblem } from "../../../src/model/event.js";
+import type { HeaderFilter, IamEvent, InputProblem } from "../../../src/model/event.js";
 import type { Finding } from "../../../src/model/finding.js";
 import { discoverInputs } from "../../../src/sources/cloudtrail/input-files.js";
 import { readEventBatches } from "../../../src/sources/cloudtrail/read-events.js";
@@ -47,7 +47,7 @@ afterEach(async () => {
 
 function fixtureBatches(
   paths: string[] = [join(FIX, "cloudtrail"), join(FIX, "eventbridge"), join(FIX, "ibm")],
-  filter: { select?: (r: Record<string, unknown>) => boolean; onSkipped?: (n: number) => void } = {},
+  filter: { select?: HeaderFilter; onSkipped?: (n: number) => void } = {},
 ) {
   const onProblem = (_p: InputProblem) => {};
   return readEventBatches(discoverInputs(paths, { onProblem }), { onProblem, ...filter });
@@ -224,7 +224,7 @@ describe("event checks through the store", () => {
     let skipped = 0;
     const filtered = await runEventChecks(
       fixtureBatches(undefined, {
-        select: eventRecordFilter(cfg, allowlists),
+        select: eventHeaderFilter(cfg, allowlists),
         onSkipped: (n) => {
           skipped += n;
         },

@@ -1,0 +1,244 @@
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { IamEvent } from "../../model/event.js";
+import type { InputFile } from "../cloudtrail/input-files.js";
+import { type ReadOptions, readEventBatches } from "../cloudtrail/read-events.js";
+import { BATCH } from "./document.js";
+import { buildFilter, type FilterSpec, siblingModule } from "./filter-spec.js";
+import type { WorkerInit, WorkerResult, WorkerTask } from "./worker.js";
+
+// Replay at the speed of the machine: files are handed out in batches to a pool of worker threads
+// that read, inflate, parse and pre-filter them; only the events that pass come back. Results are
+// handed on in discovery order, so findings are those of a single-thread replay of the same files.
+
+export interface PoolOptions extends ReadOptions {
+  /** Worker threads; 0 reads in this thread. Default: the cores of the machine. */
+  workers?: number | undefined;
+  /** How workers build the pre-filter (functions cannot cross threads); `select` is used in this thread. */
+  filter?: FilterSpec | undefined;
+  /** Fewer files than this (and fewer bytes than minBytes) are read in this thread: not worth a pool. */
+  minFiles?: number | undefined;
+}
+
+/** Files per message to a worker: few messages for small files, a short tail for large ones. */
+const TASK_FILES = 16;
+const TASK_BYTES = 8 * 1024 * 1024;
+/** Files handed out ahead of the oldest unfinished one, per worker (bounds results held for order). */
+const WINDOW_PER_WORKER = 64;
+/** Whole files read by a worker: larger ones are streamed by this thread. */
+const WORKER_MAX_BYTES = 256 * 1024 * 1024;
+
+export const defaultWorkers = () => availableParallelism();
+
+/** Reads the whole of a stream (an S3 object's body): small compressed deliveries. */
+async function bytesOf(file: InputFile): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of await file.open()) chunks.push(c as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * Events of every input, in batches: in a worker pool when there is enough to read, in this thread
+ * otherwise (see readEventBatches for problems and options).
+ */
+export async function* readEventBatchesPooled(
+  files: AsyncIterable<InputFile>,
+  opts: PoolOptions,
+): AsyncGenerator<IamEvent[]> {
+  const workers = opts.workers ?? defaultWorkers();
+  const source = files[Symbol.asyncIterator]();
+  // Look ahead: a handful of files is read faster than a pool starts.
+  const ahead: InputFile[] = [];
+  const minFiles = opts.minFiles ?? 32;
+  let ended = false;
+  if (workers >= 1)
+    while (ahead.length < minFiles) {
+      const n = await source.next();
+      if (n.done) {
+        ended = true;
+        break;
+      }
+      ahead.push(n.value);
+    }
+  const all = (async function* () {
+    yield* ahead;
+    if (!ended) for (let n = await source.next(); !n.done; n = await source.next()) yield n.value;
+  })();
+  if (workers < 1 || ended || ahead.some((f) => !f.path && f.size === undefined)) {
+    yield* readEventBatches(all, opts);
+    return;
+  }
+  yield* pooled(all, opts, workers);
+}
+
+/** A worker thread running `url`; from source (.ts), it registers the TypeScript loader first. */
+function startWorker(url: string): Worker {
+  if (!url.endsWith(".ts")) return new Worker(new URL(url));
+  // The ESM entry of tsx's API (the CommonJS one cannot register hooks from an eval'd worker).
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve("tsx/esm/api")
+      .replace(/\.cjs$/, ".mjs"),
+  );
+  const code = `import(${JSON.stringify(tsx.href)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+interface Slot {
+  file: InputFile;
+  result?: WorkerResult | undefined;
+}
+
+async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count: number) {
+  const init: WorkerInit = {
+    filter: opts.filter,
+    since: opts.since?.getTime() ?? Number.NEGATIVE_INFINITY,
+    until: opts.until?.getTime() ?? Number.POSITIVE_INFINITY,
+    maxBytes: Math.min(opts.maxWholeFileBytes ?? WORKER_MAX_BYTES, WORKER_MAX_BYTES),
+  };
+  const url = siblingModule(import.meta.url, "./worker.js");
+  const pool = Array.from({ length: count }, () => {
+    const w = startWorker(url);
+    w.postMessage({ init });
+    return { w, busy: 0 };
+  });
+  const slots = new Map<number, Slot>();
+  const large: InputFile[] = [];
+  let nextSeq = 0;
+  let emitSeq = 0;
+  let fed = false;
+  let failure: Error | undefined;
+  // The feeder and the consumer each wait for the other or for a worker: every change wakes both.
+  const waiters: (() => void)[] = [];
+  const notify = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  const waitFor = () => new Promise<void>((r) => waiters.push(r));
+  for (const p of pool) {
+    p.w.on("message", (m: WorkerResult | { fatal: string }) => {
+      if ("fatal" in m) {
+        failure ??= new Error(`replay worker: ${m.fatal}`);
+      } else {
+        p.busy--;
+        const slot = slots.get(m.seq);
+        if (slot) slot.result = m;
+      }
+      notify();
+    });
+    p.w.on("error", (e) => {
+      failure ??= e;
+      notify();
+    });
+  }
+  const window = WINDOW_PER_WORKER * count;
+
+  // Hands files out in batches to the least busy worker, never more than `window` ahead.
+  const feed = async () => {
+    let batch: WorkerTask[] = [];
+    let bytes = 0;
+    const send = () => {
+      if (!batch.length) return;
+      const p = pool.reduce((a, b) => (b.busy < a.busy ? b : a));
+      p.busy += batch.length;
+      const transfer = batch.flatMap((t) => (t.bytes ? [t.bytes.buffer as ArrayBuffer] : []));
+      p.w.postMessage({ tasks: batch }, transfer);
+      batch = [];
+      bytes = 0;
+    };
+    try {
+      for await (const file of files) {
+        while (!failure && nextSeq - emitSeq >= window) {
+          send();
+          await waitFor();
+        }
+        if (failure) return;
+        const seq = nextSeq++;
+        slots.set(seq, { file });
+        let task: WorkerTask;
+        if (file.path) task = { seq, name: file.name, path: file.path };
+        else {
+          try {
+            const b = await bytesOf(file);
+            const own = new Uint8Array(b.byteLength);
+            own.set(b);
+            task = { seq, name: file.name, bytes: own };
+          } catch (e) {
+            // Read here and failed: the worker reports it like any unreadable file.
+            slots.get(seq)!.result = {
+              seq,
+              events: [],
+              problems: [{ file: file.name, error: (e as Error).message ?? String(e) }],
+              skipped: 0,
+              bytes: 0,
+              ok: false,
+            };
+            notify();
+            continue;
+          }
+        }
+        batch.push(task);
+        bytes += file.size ?? task.bytes?.byteLength ?? 0;
+        // Keep every worker fed: a short batch to an idle worker, full ones otherwise.
+        const idle = pool.some((p) => p.busy === 0);
+        if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || idle) send();
+      }
+      send();
+    } catch (e) {
+      opts.onProblem({ file: "(inputs)", error: (e as Error).message ?? String(e) });
+      send();
+    } finally {
+      fed = true;
+      notify();
+    }
+  };
+
+  const feeding = feed();
+  let out: IamEvent[] = [];
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const slot = slots.get(emitSeq);
+      if (slot?.result) {
+        slots.delete(emitSeq);
+        emitSeq++;
+        notify();
+        const r = slot.result;
+        if (r.tooLarge) {
+          large.push(slot.file);
+          continue;
+        }
+        if (r.bytes) opts.onBytes?.(r.bytes);
+        for (const p of r.problems) opts.onProblem(p);
+        if (r.skipped) opts.onSkipped?.(r.skipped);
+        opts.onFileDone?.(slot.file, r.events.length, r.ok);
+        for (const e of r.events) out.push(e);
+        if (out.length >= BATCH) {
+          yield out;
+          out = [];
+        }
+        continue;
+      }
+      if (fed && emitSeq >= nextSeq) break;
+      await waitFor();
+    }
+    if (out.length) yield out;
+    out = [];
+  } finally {
+    failure ??= new Error("stopped");
+    notify();
+    await feeding;
+    await Promise.all(pool.map((p) => p.w.terminate()));
+  }
+  // Too large to read whole in a worker: streamed here, after the rest.
+  if (large.length) {
+    const select = opts.select ?? (await buildFilter(opts.filter));
+    yield* readEventBatches(
+      (async function* () {
+        yield* large;
+      })(),
+      { ...opts, select, concurrency: 1 },
+    );
+  }
+}
