@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { registerApi } from "./api.js";
 import { presentedToken, tokenMatches } from "./auth.js";
 import type { ServerContext } from "./context.js";
@@ -26,7 +26,8 @@ export function buildServer(ctx: ServerContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: serve.bodyLimit,
-    disableRequestLogging: true,
+    // One debug line per request (onResponse) instead of fastify's two at info.
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a load balancer the client is the balancer; nothing here depends on the address.
     trustProxy: false,
     return503OnClosing: true,
