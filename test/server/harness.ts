@@ -12,6 +12,11 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
+/** A JSON answer, read loosely by assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON documents
+export type Json = any;
+export type JsonResponse = Omit<Response, "json"> & { json(): Promise<Json> };
+
 export interface ServeProcess {
   url: string;
   child: ChildProcess;
@@ -21,7 +26,7 @@ export interface ServeProcess {
   waitFor(match: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  api(path: string, init?: RequestInit & { token?: string | null }): Promise<JsonResponse>;
 }
 
 export const TOKEN = "test-token-0123456789abcdef";

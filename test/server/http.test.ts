@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { openSqliteStore } from "../../src/store/sqlite.js";
+import { envelope } from "./events-fixture.js";
 import { type ServeProcess, startServe, TOKEN } from "./harness.js";
 import { type SnsFixture, startSnsFixture, TOPIC } from "./sns-fixture.js";
 
@@ -19,39 +20,6 @@ const dir = mkdtempSync(join(tmpdir(), "iamwarden-serve-http-"));
 const db = join(dir, "iamwarden.db");
 let sns: SnsFixture;
 let serve: ServeProcess;
-
-/** An EventBridge envelope of one CloudTrail IAM call by a non-admin user. */
-export function envelope(user: string, eventId: string, action = "CreateAccessKey") {
-  return {
-    version: "0",
-    id: `eb-${eventId}`,
-    "detail-type": "AWS API Call via CloudTrail",
-    source: "aws.iam",
-    account: "123456789012",
-    time: "2026-12-01T10:00:00Z",
-    region: "us-east-1",
-    detail: {
-      eventVersion: "1.09",
-      userIdentity: {
-        type: "IAMUser",
-        principalId: `AIDA${user.toUpperCase()}`,
-        arn: `arn:aws:iam::123456789012:user/${user}`,
-        accountId: "123456789012",
-        userName: user,
-      },
-      eventTime: "2026-12-01T10:00:00Z",
-      eventSource: "iam.amazonaws.com",
-      eventName: action,
-      awsRegion: "us-east-1",
-      sourceIPAddress: "203.0.113.7",
-      userAgent: "aws-cli/2",
-      requestParameters: { userName: user },
-      eventID: eventId,
-      eventType: "AwsApiCall",
-      recipientAccountId: "123456789012",
-    },
-  };
-}
 
 beforeAll(async () => {
   sns = await startSnsFixture();
