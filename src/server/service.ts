@@ -320,7 +320,9 @@ export async function startService(o: ServiceOptions): Promise<Service> {
         settings: serve.intake.sqs,
         client: new SQSClient({
           region: config.aws.region,
-          ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
+          // With aws.endpoint (an emulator), SQS is reached where its queue URL says: one
+          // endpoint setting cannot name both IAM's and SQS's emulators. AWS resolves its own.
+          ...(config.aws.endpoint ? { endpoint: new URL(serve.intake.sqs.queueUrl).origin } : {}),
           maxAttempts: config.aws.maxAttempts,
         }),
         parse: deps.parse,

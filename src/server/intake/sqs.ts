@@ -117,7 +117,20 @@ export function startSqsIntake(o: SqsIntakeOptions): SqsIntake {
     strictReturn: true,
     suppressFifoWarning: true,
   });
-  consumer.on("error", (err) => o.log.warn({ err: err.message }, "SQS intake"));
+  // A failing queue (denied, unreachable) is polled again after a growing pause, not at once.
+  let pause = 0;
+  consumer.on("error", (err) => {
+    pause = Math.min(30_000, pause ? pause * 2 : 500);
+    consumer.updateOption("pollingWaitTimeMs", pause);
+    o.log.warn({ err: err.message, retryInMs: pause }, "SQS intake");
+  });
+  const healthy = () => {
+    if (!pause) return;
+    pause = 0;
+    consumer.updateOption("pollingWaitTimeMs", 0);
+  };
+  consumer.on("empty", healthy);
+  consumer.on("response_processed", healthy);
   consumer.on("processing_error", (err) => o.log.warn({ err: err.message }, "SQS batch not stored"));
   consumer.start();
 
