@@ -19,6 +19,22 @@ export function occurrenceId(job: JobName, scheduledFor: Date): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
+/**
+ * Replicas starting together on a fresh database create pg-boss's queues (DDL on one table) at
+ * the same moment, and PostgreSQL may pick one of them as a deadlock victim: that step is retried.
+ */
+export async function retryDeadlock<T>(step: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await step();
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (i >= attempts || !(err.code === "40P01" || /deadlock detected/.test(err.message))) throw e;
+      await new Promise((r) => setTimeout(r, 100 * i + Math.floor(Math.random() * 200)));
+    }
+  }
+}
+
 export interface Cluster {
   /** True when this replica queued the occurrence, false when another replica already had. */
   submit(job: JobName, scheduledFor: Date): Promise<boolean>;
@@ -47,7 +63,7 @@ export async function startCluster(
     onError(e);
   });
   try {
-    await boss.start();
+    await retryDeadlock(() => boss.start());
   } catch (e) {
     throw new Error(`${redactUrl(url)}: cannot start the job queue (${(e as Error).message})`);
   }

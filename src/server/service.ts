@@ -270,7 +270,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   const app = buildServer(ctx);
   try {
     if (pg && specs.length) {
-      const { startCluster } = await import("./cluster.js");
+      const { retryDeadlock, startCluster } = await import("./cluster.js");
       cluster = await startCluster(
         o.storeLocation,
         specs.map((s) => s.name),
@@ -279,26 +279,32 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       );
       if (specs.some((s) => s.name === "scan")) {
         const { workAccountScans } = await import("../store/queue.js");
-        accountWorkers = await workAccountScans(
-          o.storeLocation,
-          async (target) => {
-            const c = jobContext(runIdFor(o.clock.now(), "account"));
-            const r = await recorded(
-              c,
-              "serve scan",
-              () => deps.scan(c, [target]),
-              (s) => ({ ...s }),
-            );
-            const a = r.accounts[0];
-            if (a?.ok) metrics.keyAges(a.id, a.keyAgesDays);
-            await deliverSoon();
-            // A failed scan fails the job: pg-boss retries it with backoff.
-            if (!a?.ok) throw new Error(`account ${target.id}: ${a?.error ?? "scan failed"}`);
-          },
-          { concurrency: serve.scanConcurrency, onError: (e) => log.warn({ err: e.message }, "scan queue") },
+        accountWorkers = await retryDeadlock(() =>
+          workAccountScans(
+            o.storeLocation,
+            async (target) => {
+              const c = jobContext(runIdFor(o.clock.now(), "account"));
+              const r = await recorded(
+                c,
+                "serve scan",
+                () => deps.scan(c, [target]),
+                (s) => ({ ...s }),
+              );
+              const a = r.accounts[0];
+              if (a?.ok) metrics.keyAges(a.id, a.keyAgesDays);
+              await deliverSoon();
+              // A failed scan fails the job: pg-boss retries it with backoff.
+              if (!a?.ok) throw new Error(`account ${target.id}: ${a?.error ?? "scan failed"}`);
+            },
+            {
+              concurrency: serve.scanConcurrency,
+              onError: (e) => log.warn({ err: e.message }, "scan queue"),
+            },
+          ),
         );
       }
     }
+    o.clock.start?.();
     scheduler = await startScheduler({
       jobs: specs,
       clock: o.clock,
