@@ -21,5 +21,5 @@ if [ ! -x "$BIN" ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
     --no-install-recommends chromium fonts-dejavu-core >&2
 fi
-"$BIN" --version >&2
+
 echo "export IAMWARDEN_TEST_CHROMIUM=$BIN"
