@@ -68,6 +68,13 @@ function jobSpecs(loaded: LoadedConfig): JobSpec[] {
   return specs;
 }
 
+/** Whether any notification channel is configured: without one there is nothing to deliver. */
+function hasChannels(config: LoadedConfig["config"]): boolean {
+  return Object.entries(config.notify).some(
+    ([k, v]) => k !== "templates" && v && typeof v === "object" && (v as { enabled?: boolean }).enabled !== false,
+  );
+}
+
 /** Records a run around `work` (start, then its summary or its error). */
 async function recorded<T extends object>(
   ctx: JobContext,
@@ -116,8 +123,9 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   // scheduled delivery; one delivery at a time, and one more if asked while it ran.
   let delivering: Promise<void> | undefined;
   let again = false;
+  const channels = hasChannels(config);
   const deliverSoon = (): Promise<void> => {
-    if (stopping && !delivering) return Promise.resolve();
+    if (!channels || (stopping && !delivering)) return Promise.resolve();
     if (delivering) {
       again = true;
       return delivering;
@@ -356,6 +364,8 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       ? `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`
       : `http://${host}:${port}`;
   log.info({ url, jobs: specs.map((s) => s.name), sqs: Boolean(sqs), store: store.kind }, "serving");
+  // Notifications left over from before a restart go out now (this also loads the channels).
+  void deliverSoon();
 
   return {
     url,
