@@ -5,8 +5,8 @@ import Table from "cli-table3";
 import { pino } from "pino";
 import { configSchema } from "../src/config/schema.js";
 import { systemClock } from "../src/server/clock.js";
-import { engineDeps } from "../src/server/engine-deps.js";
 import { parseDocument } from "../src/server/intake/parse.js";
+import { runDeps } from "../src/server/run-deps.js";
 import { type Service, startService } from "../src/server/service.js";
 import { openSqliteStore } from "../src/store/sqlite.js";
 import { envelope } from "../test/server/events-fixture.js";
@@ -45,7 +45,7 @@ async function service(dir: string, config: Record<string, unknown>): Promise<Se
     serve: { listen: "127.0.0.1:0", token: TOKEN, ...(config.serve as object) },
   });
   return startService({
-    loaded: { config: parsed, baseDir: dir },
+    loaded: { config: parsed, baseDir: dir, source: "defaults", deferred: [] },
     storeLocation: join(dir, "iamwarden.db"),
     clock: systemClock,
     log: quiet,
@@ -55,7 +55,7 @@ async function service(dir: string, config: Record<string, unknown>): Promise<Se
 
 async function floor(dir: string): Promise<number> {
   const store = openSqliteStore(join(dir, "floor.db"));
-  const deps = engineDeps();
+  const deps = runDeps();
   const config = configSchema.parse({ checks: { "iam-change": { adminUsers: ["alice.admin"] } } });
   const lines = events("floor", EVENTS).map((e) => JSON.stringify(e));
   const t0 = performance.now();
@@ -63,7 +63,7 @@ async function floor(dir: string): Promise<number> {
     const doc = parseDocument(lines.slice(i, i + BODY).join("\n"), "bench");
     await deps.events(
       {
-        loaded: { config, baseDir: dir },
+        loaded: { config, baseDir: dir, source: "defaults", deferred: [] },
         store,
         now: new Date(),
         runId: "bench",

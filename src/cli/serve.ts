@@ -1,5 +1,8 @@
 import { type Command, Option } from "commander";
-import { context, type GlobalOptions } from "./context.js";
+import { requireSections } from "../config/load.js";
+import { UserError } from "../errors.js";
+import { type GlobalOptions, settings } from "./context.js";
+import type { Cli } from "./io.js";
 
 // `iamwarden serve`: the service in the foreground. Logs are JSON lines on stderr; SIGTERM or
 // SIGINT stops it cleanly (exit 0), or after serve.shutdownSeconds gives up what is left (exit 1:
@@ -7,7 +10,7 @@ import { context, type GlobalOptions } from "./context.js";
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
 
-export function register(program: Command): void {
+export function register(program: Command, cli: Cli): void {
   program
     .command("serve")
     .description("run the schedule, take events from SQS and HTTP, serve /metrics, the API and the dashboard")
@@ -17,7 +20,13 @@ export function register(program: Command): void {
     .option("--listen <host:port>", "address to listen on (overrides serve.listen)")
     .action(async (opts: { logLevel: string; listen?: string }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const ctx = context(globals);
+      const s = settings(cli, globals);
+      // A service writes, notifies and remediates: a what-if service makes no sense.
+      if (s.whatIf)
+        throw new UserError(
+          "serve --now starts the service's clock at that time and runs for real: add --commit",
+        );
+      requireSections(s.loaded, [""]);
       const [{ pino }, { startService }, { offsetClock, systemClock }] = await Promise.all([
         import("pino"),
         import("../server/service.js"),
@@ -25,23 +34,23 @@ export function register(program: Command): void {
       ]);
       const log = pino(
         { level: opts.logLevel, base: { name: "iamwarden" }, timestamp: pino.stdTimeFunctions.isoTime },
-        pino.destination({ fd: 2, sync: true }),
+        cli.stderr,
       );
       const loaded = opts.listen
         ? {
-            ...ctx.loaded,
-            config: { ...ctx.loaded.config, serve: { ...ctx.loaded.config.serve, listen: opts.listen } },
+            ...s.loaded,
+            config: { ...s.loaded.config, serve: { ...s.loaded.config.serve, listen: opts.listen } },
           }
-        : ctx.loaded;
-      // --now: the service starts at that time and its clock runs on from there.
-      const clock = globals.now ? offsetClock(ctx.now) : systemClock;
+        : s.loaded;
+      // --now: the service's clock starts at that time and runs on from there.
+      const clock = globals.now ? offsetClock(s.now) : systemClock;
       const service = await startService({
         loaded,
-        storeLocation: ctx.storeLocation,
+        storeLocation: s.storeLocation,
         clock,
         log,
-        actor: ctx.actor,
-        showKeyIds: ctx.showKeyIds,
+        actor: s.actor,
+        showKeyIds: s.showKeyIds,
       });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -63,14 +72,13 @@ export function register(program: Command): void {
         return "failed" as const;
       });
       clearTimeout(timer);
-      if (outcome !== "stopped") {
+      if (outcome !== "stopped")
         log.error(
           { outcome },
-          "stopped before all work in hand was finished; it is released and will be retried",
+          "stopped before all work in hand was finished; it is released and retried later",
         );
-        process.exit(1);
-      }
-      // Sockets of SDK clients may linger in keep-alive: the work is done, leave now.
-      process.exit(0);
+      cli.exitCode = outcome === "stopped" ? 0 : 1;
+      // Keep-alive sockets of SDK clients may linger: the work is done, so do not wait for them.
+      setTimeout(() => process.exit(cli.exitCode), 1000).unref();
     });
 }

@@ -73,13 +73,15 @@ export interface ParsedDocument {
 export interface ServeDeps {
   /** The configured accounts (role targets), resolved afresh. */
   targets(ctx: JobContext, only?: string[]): Promise<AccountTarget[]>;
-  /** Scans these accounts and reconciles their findings (no delivery). */
+  /** Scans these accounts and reconciles their findings (no delivery), recording its run. */
   scan(ctx: JobContext, targets: AccountTarget[]): Promise<ScanOutcome>;
   /** Judges events and reconciles their findings, quarantining where configured (no delivery). */
   events(ctx: JobContext, batches: AsyncIterable<IamEvent[]>): Promise<EventsOutcome>;
-  /** CloudTrail LookupEvents of the configured accounts in [since, until). */
+  /** CloudTrail LookupEvents of the configured accounts since then, recording its run. */
   lookup(ctx: JobContext, since: Date): Promise<EventsOutcome>;
+  /** Delivers due notifications (the caller records a run when it wants one). */
   deliver(ctx: JobContext): Promise<DeliveryOutcome>;
+  /** Applies what the remediation config allows, recording its run. */
   remediate(ctx: JobContext): Promise<RemediationOutcome>;
   /** JSON, JSON lines, a CloudTrail file or an EventBridge/IBM event, named for messages. */
   parse(text: string, name: string): ParsedDocument;

@@ -9,11 +9,11 @@ import type { Clock } from "./clock.js";
 import type { Cluster } from "./cluster.js";
 import type { ServerContext } from "./context.js";
 import type { EventsOutcome, JobContext, ServeDeps } from "./deps.js";
-import { engineDeps } from "./engine-deps.js";
 import { buildServer, isLoopback, parseListen } from "./http.js";
 import { type CertFetcher, fetchCert, snsVerifier } from "./intake/sns.js";
 import type { SqsIntake } from "./intake/sqs.js";
 import { type Intake, serviceMetrics } from "./metrics.js";
+import { runDeps } from "./run-deps.js";
 import {
   cronOf,
   JOB_NAMES,
@@ -71,7 +71,8 @@ function jobSpecs(loaded: LoadedConfig): JobSpec[] {
 /** Whether any notification channel is configured: without one there is nothing to deliver. */
 function hasChannels(config: LoadedConfig["config"]): boolean {
   return Object.entries(config.notify).some(
-    ([k, v]) => k !== "templates" && v && typeof v === "object" && (v as { enabled?: boolean }).enabled !== false,
+    ([k, v]) =>
+      k !== "templates" && v && typeof v === "object" && (v as { enabled?: boolean }).enabled !== false,
   );
 }
 
@@ -103,7 +104,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
     throw new UserError(
       `serve.token is required to listen on ${host} (the API and event intake would be open to anyone)`,
     );
-  const deps = o.deps ?? engineDeps();
+  const deps = o.deps ?? runDeps();
   const pg = isPostgres(o.storeLocation);
   const store = await openStore(o.storeLocation);
   const metrics = serviceMetrics(store);
@@ -193,12 +194,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
             "account scans queued",
           );
         } else {
-          const r = await recorded(
-            ctx,
-            "serve scan",
-            () => deps.scan(ctx, targets),
-            (s) => ({ ...s }),
-          );
+          const r = await deps.scan(ctx, targets);
           for (const a of r.accounts) {
             if (a.ok) metrics.keyAges(a.id, a.keyAgesDays);
             else log.warn({ account: a.id, error: a.error }, "account scan failed");
@@ -219,15 +215,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
       } else {
         const last = await lastRunOf(store, "events");
         const since = last && last < ctx.now ? last : new Date(ctx.now.getTime() - 3_600_000);
-        const r = await recorded(
-          ctx,
-          "serve events",
-          () => deps.lookup(ctx, since),
-          (e) => ({
-            events: e.events,
-            opened: e.opened,
-          }),
-        );
+        const r = await deps.lookup(ctx, since);
         metrics.eventsReceived("lookup", r.events);
         metrics.eventsJudged("lookup", r.events);
         if (r.opened) await deliverSoon();
@@ -292,12 +280,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
             o.storeLocation,
             async (target) => {
               const c = jobContext(runIdFor(o.clock.now(), "account"));
-              const r = await recorded(
-                c,
-                "serve scan",
-                () => deps.scan(c, [target]),
-                (s) => ({ ...s }),
-              );
+              const r = await deps.scan(c, [target]);
               const a = r.accounts[0];
               if (a?.ok) metrics.keyAges(a.id, a.keyAgesDays);
               await deliverSoon();

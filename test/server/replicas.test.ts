@@ -61,8 +61,8 @@ it.skipIf(!process.env.IAMWARDEN_TEST_PG && !process.env.CI)(
   async () => {
     if (!db) return;
     const replicas: ServeProcess[] = await Promise.all([
-      startServe(["--config", cfg, "--now", NOW]),
-      startServe(["--config", cfg, "--now", NOW]),
+      startServe(["--config", cfg, "--now", NOW, "--commit"]),
+      startServe(["--config", cfg, "--now", NOW, "--commit"]),
     ]);
     try {
       const scanned = () =>

@@ -46,7 +46,7 @@ const scanRuns = async () => {
 };
 
 it("runs the scheduled scan at its minute, and a missed one once at the next start", async () => {
-  const serve = await startServe(["--config", cfg, "--now", NOW.toISOString()]);
+  const serve = await startServe(["--config", cfg, "--now", NOW.toISOString(), "--commit"]);
   try {
     // Before noon on the service's clock nothing has run.
     expect(serve.logs.some((l) => l.msg === "job started")).toBe(false);
@@ -72,7 +72,7 @@ it("runs the scheduled scan at its minute, and a missed one once at the next sta
   expect(first[0]!.summary).toMatchObject({ accounts: [{ id: ACCOUNT, ok: true }] });
 
   // Down from 12:00 to 15:30: the 13:00, 14:00 and 15:00 scans were missed; one runs at start.
-  const later = await startServe(["--config", cfg, "--now", "2026-12-01T15:30:00Z"]);
+  const later = await startServe(["--config", cfg, "--now", "2026-12-01T15:30:00Z", "--commit"]);
   try {
     const missed = await later.waitFor((l) => l.msg === "job started" && l.job === "scan", 30_000);
     expect(missed.scheduledFor).toBe("2026-12-01T15:00:00.000Z");
