@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import { findingChange } from "../engine/finding-change.js";
-import { noRoutes, routerFromConfig } from "../engine/routing.js";
 import { FINDING_STATUSES, SEVERITIES } from "../model/finding.js";
 import { presentFinding } from "../outputs/present.js";
+import { createRunContext, newRunId } from "../run/context.js";
+import { resolveFinding } from "../run/findings.js";
 import { maskKeyIdsIn } from "../util/mask.js";
 import type { ServerContext } from "./context.js";
 
@@ -125,15 +125,14 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     if (!f) return reply.code(404).send({ error: `no finding matches ${id}` });
     if (f.status === "resolved") return reply.code(409).send({ error: `${f.id} is already resolved` });
     const now = ctx.clock.now();
-    const route = routerFromConfig(ctx.loaded.config.notify);
-    const cause = `resolved by ${ctx.actor} (API): ${body.reason}`;
-    const runId = `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-api`;
-    const updated = await ctx.store.applyChange(f.id, (cur) => {
-      // Only a finding that was reported gets its resolution reported.
-      const deps = { route: cur.firstReportedAt ? route : noRoutes, now, runId };
-      const c = findingChange(deps, cur, "resolved", cause, "resolved", { reason: cause });
-      return { ...c, finding: { ...c.finding, resolvedAt: now.toISOString() } };
+    const run = createRunContext({
+      loaded: ctx.loaded,
+      store: ctx.store,
+      now,
+      actor: `${ctx.actor} (API)`,
+      runId: `${newRunId(now)}-api`,
     });
+    const updated = await resolveFinding(run, f.id, body.reason);
     return { finding: show(updated) };
   });
 
