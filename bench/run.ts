@@ -6,6 +6,7 @@ const suites = [
   ["scan: per-user pattern vs first and steady-state scans", "./scan.js"],
   ["reconcile: 100,000 findings in SQLite", "./reconcile.js"],
   ["events: replay vs gunzip + JSON.parse floor", "./events.js"],
+  ["serve: intake events/s (HTTP, SQS) and event-to-quarantine latency", "./serve.js"],
 ] as const;
 
 for (const [title, path] of suites) {

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 // set, where they fail.
 export default function setup(): void {
   startPrometheus();
+  chromium();
   if (process.env.IAMWARDEN_TEST_PG) return;
   const script = resolve(import.meta.dirname, "../.ci/postgres.sh");
   const r = spawnSync("bash", [script], {
@@ -35,4 +36,19 @@ function startPrometheus(): void {
     process.env.IAMWARDEN_TEST_PROM = url;
     process.env.IAMWARDEN_TEST_PROM_TARGETS = targets;
   } else console.warn(`test setup: could not start Prometheus with ${script} (exit ${r.status})`);
+}
+
+// The dashboard test drives Debian's chromium (playwright-core): installed by .ci/chromium.sh
+// when missing, like PostgreSQL above; skipped with a message where that cannot work, unless CI.
+function chromium(): void {
+  if (process.env.IAMWARDEN_TEST_CHROMIUM) return;
+  const script = resolve(import.meta.dirname, "../.ci/chromium.sh");
+  const r = spawnSync("bash", [script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 600_000,
+  });
+  const bin = /IAMWARDEN_TEST_CHROMIUM=['"]?([^'"\s]+)/.exec(r.stdout ?? "")?.[1];
+  if (r.status === 0 && bin) process.env.IAMWARDEN_TEST_CHROMIUM = bin;
+  else console.warn(`test setup: could not install chromium with ${script} (exit ${r.status})`);
 }

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   import: () => import("./import.js"),
   doctor: () => import("./doctor.js"),
   completion: () => import("./completion.js"),
+  serve: () => import("./serve.js"),
 };
 
 /** Registers the command named in argv, or all of them (for help and for unknown commands). */

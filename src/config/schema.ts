@@ -196,6 +196,79 @@ const remediationSchema = z
     quarantine: { policyName: "iamwarden-quarantine", denyAll: false, breakGlassUsers: [], allowAdmins: [] },
   });
 
+/** `serve`: the long-running service (schedule, event intake, /metrics, API, dashboard). */
+const cronJob = z.union([
+  z.string().min(1),
+  z.object({ cron: z.string().min(1), zone: z.string().optional() }).strict(),
+]);
+
+/** SNS signing certificates are served from sns.<region>.amazonaws.com(.cn) over https. */
+export const SNS_CERT_URL = "^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[^?#]*\\.pem$";
+
+export const serveSchema = z
+  .object({
+    /** host:port, or a bare port (all interfaces). */
+    listen: z.string().default("127.0.0.1:9464"),
+    /** Bearer token (or API key header) for the JSON API and event intake. */
+    token: z.string().min(16, "serve.token: use at least 16 characters").optional(),
+    /** Leave /metrics and /healthz open without the token (for scrapers and probes). */
+    openMetrics: z.boolean().default(true),
+    openHealth: z.boolean().default(true),
+    /** Largest request body accepted, in bytes. */
+    bodyLimit: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(5 * 1024 * 1024),
+    /** Cron expressions (UTC unless a zone is given); a job without one does not run. */
+    schedule: z
+      .object({
+        scan: cronJob.optional(),
+        remediate: cronJob.optional(),
+        deliver: cronJob.optional(),
+        events: cronJob.optional(),
+      })
+      .strict()
+      .default({}),
+    intake: z
+      .object({
+        sqs: z
+          .object({
+            queueUrl: z.url(),
+            /** A message received more often than this is moved aside (0: left to the redrive policy). */
+            maxReceives: z.number().int().min(0).max(1000).default(5),
+            /** Where moved-aside messages go; without it they stay for the queue's redrive policy. */
+            deadLetterQueueUrl: z.url().optional(),
+            visibilityTimeout: z.number().int().min(10).max(43_200).default(60),
+            waitTimeSeconds: z.number().int().min(0).max(20).default(20),
+            batchSize: z.number().int().min(1).max(10).default(10),
+          })
+          .strict()
+          .optional(),
+        http: z.boolean().default(true),
+        sns: z
+          .object({
+            /** Topics whose messages are taken; others are refused (any topic can be signed by SNS). */
+            topicArns: z.array(z.string().startsWith("arn:")).default([]),
+            /** Where signing certificates may come from (a regular expression over the URL). */
+            certUrlPattern: z.string().default(SNS_CERT_URL),
+          })
+          .strict()
+          .default({ topicArns: [], certUrlPattern: SNS_CERT_URL }),
+      })
+      .strict()
+      .default({
+        http: true,
+        sns: { topicArns: [], certUrlPattern: SNS_CERT_URL },
+      }),
+    /** Per-replica workers for account scans (PostgreSQL store). */
+    scanConcurrency: z.number().int().min(1).max(64).default(2),
+    /** How long a stop may take before in-flight work is given up (it is released, not lost). */
+    shutdownSeconds: z.number().int().min(1).max(600).default(30),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     store: z.string().default("./iamwarden.db"),
@@ -218,6 +291,7 @@ export const configSchema = z
     remediation: remediationSchema,
     /** How the source-ip allowlists are applied to accounts (`iamwarden allowlist apply`). */
     allowlists: allowlistsSchema,
+    serve: serveSchema.default(serveSchema.parse({})),
   })
   .strict();
 
@@ -226,3 +300,4 @@ export type AccountEntry = z.infer<typeof accountEntry>;
 export type ExceptionEntry = z.infer<typeof exceptionEntry>;
 export type OwnerEntry = z.infer<typeof owner>;
 export type ChecksConfig = Config["checks"];
+export type ServeConfig = Config["serve"];
