@@ -126,6 +126,13 @@ function removedQuarantine(
   return hasIamName(known, name) || /deny|quarantin/i.test(name) ? name : undefined;
 }
 
+// Only what grantsEverything reads; anything else in a statement is let be.
+const statement = z.looseObject({ Effect: z.unknown(), Action: z.unknown() });
+const policyDocument = z.looseObject({ Statement: z.union([z.array(statement), statement]).optional() });
+const withPolicyDocument = z.looseObject({
+  requestParameters: z.looseObject({ policyDocument: z.unknown() }).nullish(),
+});
+
 /** Whether an inline policy document grants everything (`"Action": "*"` or `iam:*` with Allow). */
 function grantsEverything(doc: unknown): boolean {
   if (typeof doc !== "string") return false;
@@ -135,10 +142,12 @@ function grantsEverything(doc: unknown): boolean {
   } catch {
     return false;
   }
-  const st = (parsed as { Statement?: unknown })?.Statement;
+  const policy = policyDocument.safeParse(parsed);
+  if (!policy.success) return false;
+  const st = policy.data.Statement;
   const statements = Array.isArray(st) ? st : st ? [st] : [];
-  return statements.some((s: { Effect?: unknown; Action?: unknown }) => {
-    if (s?.Effect !== "Allow") return false;
+  return statements.some((s) => {
+    if (s.Effect !== "Allow") return false;
     const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
     return actions.some((a) => a === "*" || a === "iam:*");
   });
@@ -155,9 +164,9 @@ function criticalBecause(e: IamEvent, s: IamChangeSettings): string | undefined 
     if (p && ADMIN_POLICIES.has(p)) return `attached ${p}`;
   }
   if (PUT_CALLS.has(e.action)) {
-    const params = (e.raw as { requestParameters?: { policyDocument?: unknown } } | undefined)
-      ?.requestParameters;
-    if (grantsEverything(params?.policyDocument)) return "wrote a policy that allows every action";
+    const raw = withPolicyDocument.safeParse(e.raw);
+    const doc = raw.success ? raw.data.requestParameters?.policyDocument : undefined;
+    if (grantsEverything(doc)) return "wrote a policy that allows every action";
   }
   if (e.action === "iam:AddUserToGroup" && s.adminGroup && sameIamName(e.target.group, s.adminGroup))
     return `added ${e.target.user ?? "a user"} to the admin group ${s.adminGroup}`;

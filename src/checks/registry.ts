@@ -7,6 +7,7 @@ import { keyInactive } from "./key-inactive.js";
 import { passwordUnused } from "./password-unused.js";
 import { rootAccessKey } from "./root-access-key.js";
 import { sourceIp } from "./source-ip.js";
+import { userUnused } from "./user-unused.js";
 
 // Every check, one line each, in the order the engine runs them. Config keys under `checks:`,
 // the engine's loops and the outputs' columns come from this list.
@@ -19,6 +20,7 @@ export const CHECKS = [
   sourceIp,
   passwordUnused,
   consoleWithoutMfa,
+  userUnused,
   iamHealth,
 ] as const;
 

@@ -134,10 +134,10 @@ export function planReconcile(
     seen.add(id);
     const suppressedBy = input.suppress(c);
     const prev = byId.get(id);
-    const events = c.events?.length
-      ? [...((prev?.details.events as unknown[] | undefined) ?? []), ...c.events].slice(-MAX_EVENTS_KEPT)
-      : undefined;
-    const eventCount = ((prev?.details.eventCount as number | undefined) ?? 0) + (c.events?.length ?? 0);
+    const kept: unknown[] = Array.isArray(prev?.details.events) ? prev.details.events : [];
+    const events = c.events?.length ? [...kept, ...c.events].slice(-MAX_EVENTS_KEPT) : undefined;
+    const counted = typeof prev?.details.eventCount === "number" ? prev.details.eventCount : 0;
+    const eventCount = counted + (c.events?.length ?? 0);
     const details = events ? { ...c.details, events, eventCount } : c.details;
 
     if (!prev) {
@@ -224,9 +224,9 @@ export function planReconcile(
     plan.upserts.push(f);
   }
 
-  // State checks: a complete read that no longer sees an open or suppressed finding resolves it.
-  // Remediated findings stay remediated: their absence is our own doing.
-  if (input.kind === "state" && input.complete) {
+  // State (and metric) checks: a complete read (evaluation) that no longer sees an open or
+  // suppressed finding resolves it. Remediated findings stay remediated: their absence is our own doing.
+  if (input.kind !== "event" && input.complete) {
     for (const prev of existing) {
       if (seen.has(prev.id) || !input.checks.includes(prev.check)) continue;
       if (prev.status !== "open" && prev.status !== "suppressed") continue;

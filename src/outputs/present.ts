@@ -1,7 +1,10 @@
+import { z } from "zod";
 import type { Columns } from "../checks/check.js";
 import { checkNamed } from "../checks/registry.js";
 import type { Finding } from "../model/finding.js";
 import { maskKeyId, maskKeyIdsIn } from "../util/mask.js";
+
+const detailsShape = z.record(z.string(), z.unknown());
 
 /** A finding as users see it: access key ids masked unless they asked for them. */
 export function presentFinding(f: Finding, showKeyIds: boolean): Finding {
@@ -12,7 +15,7 @@ export function presentFinding(f: Finding, showKeyIds: boolean): Finding {
     ...f,
     resource: maskKeyIdsIn(f.resource),
     title: maskKeyIdsIn(f.title),
-    details: JSON.parse(maskKeyIdsIn(JSON.stringify(details))) as Record<string, unknown>,
+    details: detailsShape.parse(JSON.parse(maskKeyIdsIn(JSON.stringify(details)))),
   };
 }
 

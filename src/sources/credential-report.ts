@@ -1,4 +1,4 @@
-import { parse } from "csv-parse/sync";
+import { CsvError, parse } from "csv-parse/sync";
 import { UserError } from "../errors.js";
 import type { AccessKey, AccountRef, AccountSnapshot, IamUser, RootKey } from "../model/observations.js";
 
@@ -76,7 +76,9 @@ export function reportText(raw: string, file: string): string {
     try {
       doc = JSON.parse(t);
     } catch (e) {
-      throw new UserError(`${file}:1: not a credential report (invalid JSON: ${(e as Error).message})`);
+      throw new UserError(
+        `${file}:1: not a credential report (invalid JSON: ${e instanceof Error ? e.message : e})`,
+      );
     }
     if (typeof doc.Content !== "string") throw new UserError(`${file}:1: JSON without a Content field`);
     return Buffer.from(doc.Content, "base64").toString("utf8");
@@ -111,8 +113,9 @@ export function parseCredentialReport(csv: string, file: string): ReportRow[] {
     // Rows may be longer than the header: an unquoted user name with commas (see nameAndArn).
     records = parse(csv, { relax_column_count: true, skip_empty_lines: true, trim: true });
   } catch (e) {
-    const err = e as Error & { lines?: number };
-    throw new UserError(`${file}:${err.lines ?? 1}: ${err.message.replace(/^Invalid Record Length: /, "")}`);
+    if (!(e instanceof CsvError)) throw e;
+    const line = typeof e.lines === "number" ? e.lines : 1;
+    throw new UserError(`${file}:${line}: ${e.message.replace(/^Invalid Record Length: /, "")}`);
   }
   const header = records[0];
   if (!header) throw new UserError(`${file}:1: the credential report is empty`);

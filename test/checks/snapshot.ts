@@ -84,6 +84,7 @@ export async function cliScan(reportLines: string[], configYaml: string, now: st
     join(dir, "report.csv"),
     "--now",
     now,
+    "--commit",
     "--no-notify",
   ]);
 }

@@ -21,7 +21,7 @@ describe("iamwarden scan --credential-report (offline)", () => {
   it("prints the findings table and exits 0", async () => {
     const r = await runCli(["scan", ...base(), "--credential-report", join(dir, "report.csv")]);
     expect(r.stderr).toContain(
-      "Scanned 1 account: 16 open findings, 16 new, 0 resolved, 3 newly suppressed.",
+      "Scanned 1 account: 17 open findings, 17 new, 0 resolved, 3 newly suppressed.",
     );
     expect(r.stdout).toContain("root-access-key");
     expect(r.stdout).toMatch(/high\s+│ key-age\s+│ svc-ci/);
@@ -39,14 +39,14 @@ describe("iamwarden scan --credential-report (offline)", () => {
     ]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.findings).toHaveLength(16);
+    expect(doc.findings).toHaveLength(17);
     expect(doc.accounts[0]).toMatchObject({ id: "111122223333", alias: "example-prod", ok: true });
-    expect(doc.accounts[0].summary).toMatchObject({ opened: 0, refreshed: 16 });
+    expect(doc.accounts[0].summary).toMatchObject({ opened: 0, refreshed: 17 });
     const all = await runCli(["findings", "list", ...base(), "--status", "all", "--format", "json"]);
-    expect(JSON.parse(all.stdout)).toHaveLength(19); // 16 open + 3 suppressed
+    expect(JSON.parse(all.stdout)).toHaveLength(20); // 17 open (16 key findings, user-unused of svc-legacy-etl) + 3 suppressed
     // Without --status, a listing shows what needs attention: the open ones.
     const list = await runCli(["findings", "list", ...base(), "--format", "json"]);
-    expect(JSON.parse(list.stdout)).toHaveLength(16);
+    expect(JSON.parse(list.stdout)).toHaveLength(17);
   });
 
   it("filters findings and shows one by a unique id prefix with its history", async () => {

@@ -35,7 +35,7 @@ describe("--now without --commit", () => {
   it("scans without creating the store or notifying, and says so", async () => {
     const r = await runCli(["scan", ...cfg(), ...report(), "--now", NOW]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("Scanned 1 account: 16 open findings, 16 new");
+    expect(r.stderr).toContain("Scanned 1 account: 17 open findings, 17 new");
     expect(r.stderr).toMatch(
       /What-if at 2026-11-23T09:00:00.000Z: nothing was written or sent \(\d+ notifications would have been sent\); --commit runs for real at this clock\./,
     );

@@ -67,8 +67,8 @@ describe("runScan", () => {
       const first = await runScan(ctx, { kind: "snapshots", snapshots }, { notify: false });
       expect(first).toMatchObject({ runId: ctx.runId, now: NOW.toISOString(), whatIf: false });
       expect(first.accounts).toHaveLength(1);
-      expect(first.accounts[0]).toMatchObject({ ok: true, summary: { opened: 16, suppressed: 3 } });
-      expect(first.findings).toHaveLength(16);
+      expect(first.accounts[0]).toMatchObject({ ok: true, summary: { opened: 17, suppressed: 3 } });
+      expect(first.findings).toHaveLength(17);
       expect(first.keys.length).toBeGreaterThan(16);
       expect(first.delivery).toBeUndefined();
       const runs = await store.listRuns();
@@ -83,7 +83,7 @@ describe("runScan", () => {
         },
         { notify: false },
       );
-      expect(again.accounts[0]?.summary).toMatchObject({ opened: 0, refreshed: 16 });
+      expect(again.accounts[0]?.summary).toMatchObject({ opened: 0, refreshed: 17 });
     } finally {
       await store.close();
     }
@@ -108,13 +108,13 @@ describe("runScan", () => {
         { notify: true },
       );
       // The copy holds what the run wrote, while the run lasts.
-      expect(await store.listFindings({ status: ["open"] })).toHaveLength(16);
+      expect(await store.listFindings({ status: ["open"] })).toHaveLength(17);
     } finally {
       await store.close();
     }
     expect(report.whatIf).toBe(true);
     expect(report.delivery).toBeUndefined();
-    expect(report.findings).toHaveLength(16);
+    expect(report.findings).toHaveLength(17);
     expect(readFileSync(path).equals(before)).toBe(true);
     const after = openSqliteStore(path);
     try {

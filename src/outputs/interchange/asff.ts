@@ -1,3 +1,4 @@
+import { checkNamed } from "../../checks/registry.js";
 import type { Finding, Severity } from "../../model/finding.js";
 
 // AWS Security Finding Format, the shape Security Hub's BatchImportFindings takes (up to 100 a
@@ -9,8 +10,8 @@ const LABEL: Record<Severity, string> = { critical: "CRITICAL", high: "HIGH", me
 const cut = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
 function resourceOf(f: Finding, partition: string, region: string) {
-  const d = f.details as Record<string, unknown>;
-  if (typeof d.userArn === "string" && /key/.test(f.check))
+  // A key finding of a report-derived key without an id is named by user and slot: still a key.
+  if (checkNamed(f.check)?.subject === "access-key")
     return {
       Type: "AwsIamAccessKey",
       Id: f.resource,
