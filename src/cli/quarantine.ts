@@ -20,7 +20,7 @@ export function register(program: Command, cli: Cli): void {
       ) => {
         const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
         const apply = Boolean(opts.apply);
-        const r = await withRun(cli, s, apply ? "write" : "read", (ctx) =>
+        const r = await withRun(cli, s, "write", (ctx) =>
           runQuarantine(ctx, { account: opts.account, user, finding: opts.finding, apply }),
         );
         if (opts.format === "json") {

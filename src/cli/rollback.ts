@@ -16,7 +16,7 @@ export function register(program: Command, cli: Cli): void {
       if (Boolean(findingArg) === Boolean(opts.run))
         throw new UserError("rollback: name a finding id or pass --run <run-id> (one of the two)");
       const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
-      const report = await withRun(cli, s, "write", (ctx) =>
+      const report = await withRun(cli, s, "change", (ctx) =>
         runRollback(ctx, opts.run ? { run: opts.run } : { finding: findingArg! }),
       );
       const mask = (text: string) => (s.showKeyIds ? text : maskKeyIdsIn(text));
