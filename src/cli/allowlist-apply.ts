@@ -114,7 +114,8 @@ export function registerApply(cmd: Command, cli: Cli): void {
     .action(async (opts: Opts, c: Command) => {
       const s = cliSettings(cli, c.optsWithGlobals<GlobalOptions>());
       const run = await import("../actions/remediate/allowlist-run.js");
-      const plans = await withRun(cli, s, "read", async (ctx) => {
+      // A plan needs no store of its own: "write" lets a fresh install plan (a what-if copies).
+      const plans = await withRun(cli, s, "write", async (ctx) => {
         const d = await deps(ctx);
         return run.planAllowlists(d, run.allowlistTargets(d, opts.account));
       });

@@ -89,20 +89,26 @@ export const stderrLog = (cli: Cli): RunLog => ({
 });
 
 /**
+ * How a command uses the store: `read` only reads, `change` changes what it already holds (both
+ * refuse a store that does not exist), `write` may create it (scans, event runs).
+ */
+export type StoreUse = "read" | "change" | "write";
+
+/**
  * Opens the store and runs `fn` with a run context, closing the store after. A command that
  * writes runs on a throwaway copy in a what-if; one that only reads uses the store as it is.
  */
 export async function withRun<T>(
   cli: Cli,
   s: CliSettings,
-  mode: "read" | "write",
+  use: StoreUse,
   fn: (ctx: RunContext) => Promise<T>,
 ): Promise<T> {
   // A section left out for an unset ${VAR} fails only commands that may use it: anything that
   // writes (it may notify or change accounts); a read needs the store alone.
-  requireSections(s.loaded, mode === "write" ? [""] : ["store"]);
-  const whatIf = mode === "write" && s.whatIf;
-  const store = await openRunStore(s.storeLocation, { whatIf });
+  requireSections(s.loaded, use === "read" ? ["store"] : [""]);
+  const whatIf = use !== "read" && s.whatIf;
+  const store = await openRunStore(s.storeLocation, { whatIf, create: use === "write" });
   try {
     return await fn(
       createRunContext({ loaded: s.loaded, store, now: s.now, actor: s.actor, whatIf, log: stderrLog(cli) }),

@@ -23,49 +23,7 @@ import {
   withRun,
 } from "./context.js";
 import type { Cli } from "./io.js";
-
-/** A progress bar on stderr (bytes and events), only on a terminal. */
-async function progressBar(cli: Cli, enabled: boolean) {
-  if (!enabled || !cli.stderr.isTTY) return undefined;
-  const { default: cliProgress } = await import("cli-progress");
-  const bar = new cliProgress.SingleBar(
-    {
-      format: "{bar} {percentage}% | {mb}/{totalMb} MB read | {events} events | {files} files | {bad} bad",
-      stream: cli.stderr as NodeJS.WritableStream,
-      hideCursor: true,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let bytes = 0;
-  let total = 0;
-  const state = { events: 0, files: 0, bad: 0 };
-  const mb = (n: number) => (n / 1048576).toFixed(1);
-  const render = () => bar.update(bytes, { ...state, mb: mb(bytes), totalMb: total ? mb(total) : "?" });
-  bar.start(1, 0, { ...state, mb: "0.0", totalMb: "?" });
-  return {
-    setTotal(n: number) {
-      total = n;
-      bar.setTotal(Math.max(n, 1));
-      render();
-    },
-    bytes(n: number) {
-      bytes += n;
-      if (bytes > total) bar.setTotal(bytes);
-      render();
-    },
-    events(n: number) {
-      state.events = n;
-      render();
-    },
-    file(ok: boolean) {
-      state.files++;
-      if (!ok) state.bad++;
-      render();
-    },
-    stop: () => bar.stop(),
-  };
-}
+import { replayBar } from "./progress.js";
 
 interface Counts {
   files?: number | undefined;
@@ -185,7 +143,7 @@ async function replay(cli: Cli, s: CliSettings, inputs: string[], flags: ReplayF
   if (flags.distributed) return replayDistributed(cli, s, inputs, flags);
   const since = parseTime("--since", flags.since);
   const until = parseTime("--until", flags.until);
-  const bar = await progressBar(cli, flags.progress);
+  const bar = await replayBar(cli, flags.progress);
   const live: InputProblem[] = [];
   const report = (p: InputProblem) => {
     if (bar) live.push(p);

@@ -162,7 +162,7 @@ export function register(program: Command, cli: Cli): void {
     .requiredOption("--reason <text>", "why it is resolved; kept in its history")
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
-      const f = await withRun(cli, s, "write", (ctx) => resolveFinding(ctx, id, opts.reason));
+      const f = await withRun(cli, s, "change", (ctx) => resolveFinding(ctx, id, opts.reason));
       cli.stdout.write(`Resolved ${f.id}.\n`);
       if (s.whatIf) cli.stderr.write(whatIfLine(s.now));
     });

@@ -101,7 +101,7 @@ export function register(program: Command, cli: Cli): void {
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
       const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
-      const report = await withRun(cli, s, "write", (ctx) =>
+      const report = await withRun(cli, s, "change", (ctx) =>
         runDelivery(ctx, {
           limit: opts.limit,
           retryFailed: opts.retryFailed,

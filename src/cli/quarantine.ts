@@ -29,7 +29,7 @@ export function register(program: Command, cli: Cli): void {
           throw new UserError(
             "--apply asks before the change, but stdin is not a terminal; pass --yes to apply without asking",
           );
-        const r = await withRun(cli, s, apply ? "write" : "read", async (ctx) => {
+        const r = await withRun(cli, s, "write", async (ctx) => {
           const base = { account: opts.account, user, finding: opts.finding };
           if (!ask) return runQuarantine(ctx, { ...base, apply });
           const plan = await runQuarantine(ctx, { ...base, apply: false });

@@ -148,7 +148,7 @@ export function register(program: Command, cli: Cli): void {
         );
       const confirm = apply && !opts.yes ? promptConfirm(cli.stdin, cli.stderr) : undefined;
       try {
-        const report = await withRun(cli, s, "write", (ctx) =>
+        const report = await withRun(cli, s, "change", (ctx) =>
           runRemediation(ctx, {
             checks: opts.check,
             accounts: opts.account,

@@ -39,7 +39,7 @@ export function register(program: Command, cli: Cli): void {
       const mask = (text: string) => (s.showKeyIds ? text : maskKeyIdsIn(text));
       const confirm = opts.yes ? undefined : promptConfirm(cli.stdin, cli.stderr);
       try {
-        const report = await withRun(cli, s, "write", (ctx) =>
+        const report = await withRun(cli, s, "change", (ctx) =>
           runRollback(ctx, opts.run ? { run: opts.run } : { finding: findingArg! }, {
             confirm,
             holdUntil,

@@ -11,6 +11,7 @@ import { safeText } from "../util/terminal.js";
 import { VERSION } from "../version.js";
 import { collect, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
 import type { Cli } from "./io.js";
+import { accountBar } from "./progress.js";
 
 interface ScanFlags {
   account?: string[];
@@ -47,25 +48,6 @@ function summaryLine(r: ScanReport): string {
     `${open} open finding${open === 1 ? "" : "s"}, ` +
     `${t.opened} new, ${t.resolved} resolved, ${t.suppressed} newly suppressed.`
   );
-}
-
-/** A progress bar over accounts, on a terminal and for more than one account. */
-async function accountBar(cli: Cli, enabled: boolean) {
-  if (!enabled || !cli.stderr.isTTY) return undefined;
-  const { SingleBar } = await import("cli-progress");
-  let bar: InstanceType<typeof SingleBar> | undefined;
-  return {
-    start(total: number) {
-      if (total < 2) return;
-      bar = new SingleBar({
-        stream: cli.stderr as NodeJS.WritableStream,
-        format: "scanning {bar} {value}/{total} accounts {eta_formatted}",
-      });
-      bar.start(total, 0);
-    },
-    increment: () => bar?.increment(),
-    stop: () => bar?.stop(),
-  };
 }
 
 function render(cli: Cli, r: ScanReport, flags: ScanFlags, showKeyIds: boolean, config: Config) {

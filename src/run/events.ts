@@ -45,6 +45,16 @@ export interface EventsOptions {
    * loaded from config when absent.
    */
   allowlists?: AllowlistSet | undefined;
+  /**
+   * Administrators per account; by default adminUsers plus the admin group, read once per run.
+   * A long-lived caller passes its own (cached across runs).
+   */
+  admins?: ((account: string) => Promise<ReadonlySet<string>>) | undefined;
+  /**
+   * Keep a run record of its own (default true). A service's intake, judging a request or a
+   * queue batch every few milliseconds, passes false and keeps one long-lived run instead.
+   */
+  record?: boolean | undefined;
   /** Replaces the configured reaction to new findings (the quarantine hook); tests, services. */
   onFinding?: OnFinding | undefined;
   /** Every input problem as it is found (a bad file, record or account). */
@@ -150,7 +160,7 @@ export async function runEvents(
   if (config.checks["source-ip"]?.enabled && !allowlists)
     ctx.log.warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
   const unreachable = new Set<string>();
-  const admins = await adminsOf(ctx, unreachable);
+  const admins = opts.admins ?? (await adminsOf(ctx, unreachable));
   const problems: InputProblem[] = [];
   const onProblem = (p: InputProblem) => {
     problems.push(p);
@@ -172,12 +182,14 @@ export async function runEvents(
         })
       : source;
 
-  await store.startRun({
-    id: ctx.runId,
-    command: opts.command,
-    actor: ctx.actor,
-    startedAt: new Date().toISOString(),
-  });
+  const record = opts.record ?? true;
+  if (record)
+    await store.startRun({
+      id: ctx.runId,
+      command: opts.command,
+      actor: ctx.actor,
+      startedAt: new Date().toISOString(),
+    });
   const onFinding = opts.onFinding ?? (await quarantineHook(ctx));
   const result = await runEventChecks(batches, config, {
     store,
@@ -199,12 +211,13 @@ export async function runEvents(
   }
   // Findings are handed to reporting like a scan's: delivered now unless --no-notify.
   const { delivery, wouldNotify } = await deliverAfterRun(ctx, opts.notify);
-  await store.finishRun(ctx.runId, new Date().toISOString(), {
-    events: result.events,
-    checks,
-    problems: problems.length,
-    ...result.summary,
-  });
+  if (record)
+    await store.finishRun(ctx.runId, new Date().toISOString(), {
+      events: result.events,
+      checks,
+      problems: problems.length,
+      ...result.summary,
+    });
   return {
     runId: ctx.runId,
     now: ctx.now.toISOString(),

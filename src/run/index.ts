@@ -17,6 +17,7 @@ export {
   dueItems,
   runDelivery,
 } from "./delivery.js";
+export { type DoctorReport, runDoctor } from "./doctor.js";
 export {
   localInputBytes,
   lookupSource,
@@ -47,4 +48,4 @@ export {
   type ScanOptions,
   type ScanReport,
 } from "./scan.js";
-export { isPostgresUrl, openRunStore, openWhatIfStore } from "./store.js";
+export { isPostgresUrl, openRunStore, openWhatIfStore, type RunStoreOptions } from "./store.js";

@@ -49,7 +49,21 @@ export async function openWhatIfStore(location: string): Promise<Store> {
   }
 }
 
+export interface RunStoreOptions {
+  /** Work on a throwaway copy (a what-if). */
+  whatIf?: boolean | undefined;
+  /**
+   * Create a SQLite store that does not exist yet (default true). Commands that read or change
+   * what a store already holds pass false: a mistyped path is refused, not made an empty store.
+   */
+  create?: boolean | undefined;
+}
+
 /** The store of a run: the real one, or a throwaway copy for a what-if. */
-export function openRunStore(location: string, opts: { whatIf?: boolean | undefined } = {}): Promise<Store> {
+export function openRunStore(location: string, opts: RunStoreOptions = {}): Promise<Store> {
+  if (opts.create === false && !isPostgresUrl(location) && !existsSync(location))
+    return Promise.reject(
+      new UserError(`${location}: no store there (check --store or the config's store:)`),
+    );
   return opts.whatIf ? openWhatIfStore(location) : openStore(location);
 }

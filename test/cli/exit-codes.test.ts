@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +44,22 @@ describe("exit codes", () => {
       join(FIX, "cloudtrail/AWSLogs"),
     ]);
     expect(some.code).toBe(3);
+  });
+
+  it("commands that read or change a store refuse one that does not exist, and create nothing", async () => {
+    const missing = join(dir, "tyypo.db");
+    for (const args of [
+      ["findings", "list"],
+      ["outbox", "list"],
+      ["outbox", "flush"],
+      ["findings", "resolve", "x", "--reason", "r"],
+      ["audit"],
+    ]) {
+      const r = await runCli([...args, "--store", missing]);
+      expect(r.stderr).toBe(`iamwarden: ${missing}: no store there (check --store or the config's store:)\n`);
+      expect(r.code).toBe(2);
+    }
+    expect(existsSync(missing)).toBe(false);
   });
 
   it("scan --help says what --fail-on does and which severities it takes", async () => {

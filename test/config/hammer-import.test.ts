@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { configSchema } from "../../src/config/schema.js";
 import { UserError } from "../../src/errors.js";
 import type { AccessKey } from "../../src/model/observations.js";
 import { DAY_MS } from "../../src/util/time.js";
+import { runCli } from "../support/cli.js";
 
 const dir = "test/fixtures/hammer";
 const paths = {
@@ -175,37 +175,30 @@ describe("import hammer", () => {
     );
   });
 
-  it("runs as a command: YAML to --out, skipped fields on stderr", () => {
+  it("runs as a command: YAML to --out, skipped fields on stderr", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "iamwarden-hammer-")), "iamwarden.yaml");
     const run = (extra: string[]) =>
-      spawnSync(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "src/cli/main.ts",
-          "import",
-          "hammer",
-          "--config",
-          paths.config,
-          "--whitelist",
-          paths.whitelist,
-          "--owners",
-          paths.owners,
-          "--out",
-          out,
-          ...extra,
-        ],
-        { encoding: "utf8" },
-      );
-    const first = run([]);
-    expect(first.status).toBe(0);
+      runCli([
+        "import",
+        "hammer",
+        "--config",
+        paths.config,
+        "--whitelist",
+        paths.whitelist,
+        "--owners",
+        paths.owners,
+        "--out",
+        out,
+        ...extra,
+      ]);
+    const first = await run([]);
+    expect(first.code).toBe(0);
     expect(first.stdout).toBe("");
     expect(first.stderr).toContain("skipped test/fixtures/hammer/config.json: s3_bucket_acl — issue type");
     const written = parseConfig(readFileSync(out, "utf8"), out, { JIRA_TOKEN: "t", SLACK_TOKEN: "s" });
     expect(written.checks["key-inactive"].days).toBe(60);
-    const again = run([]);
-    expect(again.status).toBe(2);
+    const again = await run([]);
+    expect(again.code).toBe(2);
     expect(again.stderr).toContain("already exists (pass --force to overwrite)");
   });
 });

@@ -185,6 +185,40 @@ describe("runEvents", () => {
     }
   });
 
+  it("lets a long-lived caller keep its own run record and admin resolver", async () => {
+    const loaded: LoadedConfig = {
+      config: configSchema.parse({ checks: { "iam-change": { adminGroup: "admins" } } }),
+      baseDir: dir,
+      source: "defaults",
+      deferred: [],
+    };
+    const store = openSqliteStore(":memory:");
+    const asked: string[] = [];
+    try {
+      const report = await runEvents(
+        createRunContext({ loaded, store, now: NOW, actor: "svc" }),
+        (async function* () {
+          yield [mallory(1)];
+        })(),
+        {
+          command: "serve intake",
+          notify: false,
+          record: false,
+          // No AWS here: the caller's resolver answers (and would cache across runs).
+          admins: async (account) => {
+            asked.push(account);
+            return new Set<string>();
+          },
+        },
+      );
+      expect(report.result.findings).toHaveLength(1);
+      expect(asked).toContain(A);
+      expect(await store.listRuns()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("says through the log that source-ip without allowlists does not run", async () => {
     const loaded: LoadedConfig = {
       config: configSchema.parse({ checks: { "source-ip": { enabled: true } } }),

@@ -29,6 +29,8 @@ const env = {
 };
 
 beforeAll(async () => {
+  // The CLI runs in this process: the SDK's default chain reads these.
+  Object.assign(process.env, env);
   const state = createState({ homeAccount: ACCOUNT });
   addUser(state, ACCOUNT, { name: "mallory" });
   addUser(state, ACCOUNT, { name: "ci-deploy" });
@@ -50,10 +52,18 @@ async function replay(name: string, remediationAccounts: string[]) {
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, config(remediationAccounts));
   const db = join(dir, `${name}.db`);
-  const r = await runCli(
-    ["events", "replay", "--config", cfg, "--store", db, "--now", "2024-03-20T00:00:00Z", "--commit", FILE],
-    { env },
-  );
+  const r = await runCli([
+    "events",
+    "replay",
+    "--config",
+    cfg,
+    "--store",
+    db,
+    "--now",
+    "2024-03-20T00:00:00Z",
+    "--commit",
+    FILE,
+  ]);
   return { r, db };
 }
 
