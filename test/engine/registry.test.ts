@@ -91,4 +91,3 @@ describe("event pre-filters over headers", () => {
     expect(f(h({ accessKeyId: "AKIALONGTERM00000001" }))).toBe(true);
   });
 });
-});
