@@ -35,7 +35,7 @@ export async function runDelivery(ctx: RunContext, opts: DeliveryOptions = {}): 
   const { deliverOutbox } = await import("../actions/notify/deliver.js");
   const { channelsFromConfig } = await import("../actions/notify/channels.js");
   // Config mistakes (templates, channels) surface before the store is touched.
-  const channels = channelsFromConfig(ctx.config);
+  const channels = await channelsFromConfig(ctx.config);
   const now = ctx.now.toISOString();
   let requeued = 0;
   if (opts.retryFailed) {

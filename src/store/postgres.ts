@@ -259,7 +259,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       ]);
     },
 
-    async dueOutbox(now, limit) {
+    async dueOutbox(now, limit, dueBy = now) {
       const lease = new Date(Date.parse(now) + OUTBOX_LEASE_MS).toISOString();
       const rows = await q(
         `WITH due AS (
@@ -269,7 +269,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
            FOR UPDATE SKIP LOCKED
          )
          UPDATE outbox o SET next_attempt_at = $3 FROM due WHERE o.id = due.id RETURNING o.*`,
-        [now, Math.max(0, Math.floor(limit)), lease],
+        [dueBy, Math.max(0, Math.floor(limit)), lease],
       );
       return rows.map(outboxFromRow).sort((a, b) => a.id - b.id);
     },

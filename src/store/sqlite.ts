@@ -94,8 +94,8 @@ export function openSqliteStore(path: string): Store {
   );
   const leaseOutbox = db.prepare("UPDATE outbox SET next_attempt_at = ? WHERE id = ?");
   // A claim is a lease: other processes see the items again only when it runs out.
-  const claimOutbox = db.transaction((now: string, limit: number, lease: string) => {
-    const rows = selectDue.all(now, limit) as Row[];
+  const claimOutbox = db.transaction((dueBy: string, limit: number, lease: string) => {
+    const rows = selectDue.all(dueBy, limit) as Row[];
     for (const r of rows) {
       leaseOutbox.run(lease, r.id);
       r.next_attempt_at = lease;
@@ -187,9 +187,9 @@ export function openSqliteStore(path: string): Store {
       }).immediate();
     },
 
-    async dueOutbox(now, limit) {
+    async dueOutbox(now, limit, dueBy = now) {
       const lease = new Date(Date.parse(now) + OUTBOX_LEASE_MS).toISOString();
-      return claimOutbox.immediate(now, Math.max(0, Math.floor(limit)), lease).map(outboxFromRow);
+      return claimOutbox.immediate(dueBy, Math.max(0, Math.floor(limit)), lease).map(outboxFromRow);
     },
 
     async listOutbox(filter = {}) {

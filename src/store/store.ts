@@ -71,9 +71,10 @@ export interface Store extends KnownKeysStore {
   /**
    * Claims pending items whose next attempt is due, oldest first: each is leased by moving its
    * next attempt to now + OUTBOX_LEASE_MS, so concurrent workers never get the same item and a
-   * worker that dies leaves it due again later. Read-only listing is `listOutbox`.
+   * worker that dies leaves it due again later. `dueBy` (default `now`) takes items whose next
+   * attempt is later too ("send everything now"). Read-only listing is `listOutbox`.
    */
-  dueOutbox(now: string, limit: number): Promise<OutboxItem[]>;
+  dueOutbox(now: string, limit: number, dueBy?: string): Promise<OutboxItem[]>;
   listOutbox(filter?: { status?: OutboxStatus[]; findingId?: string }): Promise<OutboxItem[]>;
   markDelivered(id: number, at: string): Promise<void>;
   /** permanent: no retry (status failed); otherwise stays pending until nextAttemptAt. */

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { HttpException, Version2Client, Version3Client } from "jira.js";
 import { z } from "zod";
-import type { Config } from "../../config/schema.js";
 import type { Finding, Severity } from "../../model/finding.js";
 import type { OutboxItem } from "../../model/outbox.js";
 import { type Channel, type ChannelContext, DeliveryError, permanentError } from "./channel.js";
@@ -14,9 +13,10 @@ import {
   jiraSummary,
   type MessageOptions,
 } from "./messages.js";
+import type { jiraSettings } from "./registry.js";
 import { asDeliveryError, isRetryableStatus, parseRetryAfter } from "./retry.js";
 
-export type JiraSettings = NonNullable<Config["notify"]["jira"]>;
+export type JiraSettings = z.infer<typeof jiraSettings>;
 
 export interface JiraOptions {
   templates: Record<string, string>;
@@ -377,6 +377,10 @@ export function jiraChannel(cfg: JiraSettings, opts: JiraOptions): Channel {
             await move(found.key, (c) => c !== "done", ["new", "indeterminate"], "out of done");
             await api.comment(found.key, jiraComment(finding, item, mo));
             return { tickets: { jiraKey: found.key }, note: `reopened ${found.key}` };
+          }
+          if (item.event === "escalated") {
+            await api.comment(found.key, jiraComment(finding, item, mo));
+            return { tickets: { jiraKey: found.key }, note: `commented on ${found.key} (severity raised)` };
           }
           return { tickets: { jiraKey: found.key }, note: `found ${found.key} (${link(found.key)})` };
         }

@@ -289,6 +289,8 @@ export function jiraComment(finding: Finding, item: OutboxItem, opts: MessageOpt
   const f = messageFields(finding, item, opts);
   const t = templateFor(opts.templates, "jira.comment", item.event);
   if (t) return render(t, f);
+  if (item.event === "escalated" && typeof item.payload.from === "string")
+    return `iamwarden: ${f.headline}: ${item.payload.from} → ${f.severity}.`;
   return `iamwarden: ${f.headline}.${f.reason ? ` ${f.reason}` : ""}`;
 }
 

@@ -7,7 +7,7 @@ import {
   WebClient,
 } from "@slack/web-api";
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from "@slack/webhook";
-import type { Config } from "../../config/schema.js";
+import type { z } from "zod";
 import type { Finding } from "../../model/finding.js";
 import type { OutboxItem } from "../../model/outbox.js";
 import {
@@ -18,9 +18,10 @@ import {
   transientError,
 } from "./channel.js";
 import { type SlackMessage, slackMessage } from "./messages.js";
+import type { slackSettings } from "./registry.js";
 import { asDeliveryError, httpError } from "./retry.js";
 
-export type SlackSettings = NonNullable<Config["notify"]["slack"]>;
+export type SlackSettings = z.infer<typeof slackSettings>;
 
 export interface SlackOptions {
   templates: Record<string, string>;

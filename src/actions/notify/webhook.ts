@@ -1,10 +1,11 @@
 import { createHmac } from "node:crypto";
-import type { Config } from "../../config/schema.js";
+import type { z } from "zod";
 import type { Channel } from "./channel.js";
 import { postJson } from "./http.js";
 import { machineMessage } from "./messages.js";
+import type { webhookSettings } from "./registry.js";
 
-export type WebhookSettings = NonNullable<Config["notify"]["webhook"]>;
+export type WebhookSettings = z.infer<typeof webhookSettings>;
 
 /** `sha256=<hex>`: HMAC-SHA256 of the exact body bytes, as GitHub signs its webhooks. */
 export function signature(secret: string, body: string): string {
