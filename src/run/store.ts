@@ -49,7 +49,17 @@ export async function openWhatIfStore(location: string): Promise<Store> {
   }
 }
 
-/** The store of a run: the real one, or a throwaway copy for a what-if. */
-export function openRunStore(location: string, opts: { whatIf?: boolean | undefined } = {}): Promise<Store> {
-  return opts.whatIf ? openWhatIfStore(location) : openStore(location);
+/**
+ * The store of a run: the real one, or a throwaway copy for a what-if. `create: false` refuses a
+ * store that does not exist (read-only commands: a mistyped path must not become an empty store).
+ */
+export function openRunStore(
+  location: string,
+  opts: { whatIf?: boolean | undefined; create?: boolean | undefined; now?: Date | undefined } = {},
+): Promise<Store> {
+  if (opts.whatIf) return openWhatIfStore(location);
+  return openStore(location, {
+    ...(opts.create !== undefined ? { create: opts.create } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }

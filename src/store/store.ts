@@ -108,5 +108,9 @@ export interface Store extends KnownKeysStore {
   finishRun(id: string, finishedAt: string, summary: Record<string, unknown>): Promise<void>;
   listRuns(limit?: number): Promise<RunRecord[]>;
 
-  close(): Promise<void>;
+  /**
+   * discardIfCreated: the command failed and this open made the store (a new SQLite file): remove
+   * it, so a failed first run leaves no empty store behind.
+   */
+  close(opts?: { discardIfCreated?: boolean }): Promise<void>;
 }
