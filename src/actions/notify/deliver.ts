@@ -80,7 +80,7 @@ export async function deliverOutbox(
   const log = opts.log ?? silentLog;
   // Config mistakes (templates, the owners file) surface before any item is claimed.
   const channels = opts.channels ?? (await channelsFromConfig(config));
-  const owners: OwnerMap = loadOwnerMap(config.owners.users, opts.baseDir ?? process.cwd());
+  const owners: OwnerMap = loadOwnerMap(config.owners.users, opts.baseDir ?? ".");
 
   const summary: DeliveryReport = {
     delivered: 0,
