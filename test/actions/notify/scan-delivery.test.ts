@@ -26,6 +26,7 @@ it("a scan whose Slack delivery failed says so, per channel", async () => {
     join(dir, "report.csv"),
     "--now",
     "2026-11-23T09:00:00Z",
+    "--commit",
   ]);
   expect(r.stderr).toMatch(/Notifications: slack 0 delivered, \d+ failed, 0 pending\./);
   const json = await runCli(["outbox", "list", "--config", join(dir, "c.yaml"), "--format", "json"]);
