@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
+import { redactConfig } from "../config/redact.js";
+import { maskKeyIdsIn } from "../util/mask.js";
 import type { GlobalOptions } from "./context.js";
 import type { Cli } from "./io.js";
 
@@ -23,12 +25,8 @@ export function register(program: Command, cli: Cli): void {
       const loaded = loadConfig(path, cli.env);
       const { config } = loaded;
       if (opts.print) {
-        const masked = JSON.stringify(
-          config,
-          (k, v) => (/token|secret|routingKey|password/i.test(k) && v ? "***" : v),
-          2,
-        );
-        cli.stdout.write(`${masked}\n`);
+        cli.stdout.write(`${maskKeyIdsIn(JSON.stringify(redactConfig(config), null, 2))}
+`);
       } else {
         const from = {
           flag: "",

@@ -108,13 +108,16 @@ export async function withRun<T>(
   // writes (it may notify or change accounts); a read needs the store alone.
   requireSections(s.loaded, use === "read" ? ["store"] : [""]);
   const whatIf = use !== "read" && s.whatIf;
-  const store = await openRunStore(s.storeLocation, { whatIf, create: use === "write" });
+  const store = await openRunStore(s.storeLocation, { whatIf, create: use === "write", now: s.now });
+  let failed = true; // a store this command created and then failed in is removed again
   try {
-    return await fn(
+    const out = await fn(
       createRunContext({ loaded: s.loaded, store, now: s.now, actor: s.actor, whatIf, log: stderrLog(cli) }),
     );
+    failed = false;
+    return out;
   } finally {
-    await store.close();
+    await store.close({ discardIfCreated: failed });
   }
 }
 

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { DeliveryOutcome } from "../actions/notify/deliver.js";
 import { EXIT, UserError } from "../errors.js";
 import type { OutboxItem, OutboxStatus } from "../model/outbox.js";
+import { deliveryLine } from "../outputs/delivery.js";
 import { runDelivery } from "../run/delivery.js";
 import { commaList, formatOption, type GlobalOptions, settings, whatIfLine, withRun } from "./context.js";
 import type { Cli } from "./io.js";
@@ -98,12 +99,14 @@ export function register(program: Command, cli: Cli): void {
     .description("deliver due notifications now (at --now)")
     .option("--limit <n>", "at most this many items", positiveInt("--limit"))
     .option("--retry-failed", "put permanently failed items back in the queue first (after fixing the cause)")
+    .option("--all", "also send items waiting for a later retry, now")
     .addOption(formatOption(["table", "json"]))
     .action(async (opts, cmd: Command) => {
       const s = settings(cli, cmd.optsWithGlobals<GlobalOptions>());
       const report = await withRun(cli, s, "change", (ctx) =>
         runDelivery(ctx, {
           limit: opts.limit,
+          all: Boolean(opts.all),
           retryFailed: opts.retryFailed,
           onOutcome: (o) => {
             if (opts.format !== "json") cli.stderr.write(`${outcomeLine(o)}\n`);
@@ -142,9 +145,11 @@ export function register(program: Command, cli: Cli): void {
         );
         cli.stderr.write(whatIfLine(s.now));
       } else {
+        const later = summary.notYetDue ? `; ${summary.notYetDue} not yet due (--all sends them now)` : "";
         cli.stdout.write(
-          `${summary.delivered} delivered, ${summary.failed} failed, ${summary.pending} still pending${requeued ? ` (${requeued} requeued)` : ""}.\n`,
+          `${summary.delivered} delivered, ${summary.failed} failed, ${summary.pending} still pending${requeued ? ` (${requeued} requeued)` : ""}${later}.\n`,
         );
+        if (deliveryLine(summary)) cli.stdout.write(`${deliveryLine(summary)}\n`);
       }
       cli.exitCode = summary.failed || (summary.pending && !report.whatIf) ? EXIT.partial : EXIT.ok;
     });

@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import type { Config } from "../config/schema.js";
 import { EXIT } from "../errors.js";
 import { SEVERITIES, type Severity, severityRank } from "../model/finding.js";
+import { deliveryLine } from "../outputs/delivery.js";
 import { findingTotals } from "../outputs/findings-table.js";
 import { FINDING_FORMAT_NAMES, renderFindings } from "../outputs/formats.js";
 import { influxLines } from "../outputs/influx.js";
@@ -87,6 +88,7 @@ function render(cli: Cli, r: ScanReport, flags: ScanFlags, showKeyIds: boolean, 
     if (format === "table" && !flags.quiet) {
       if (shown.length > 10) cli.stderr.write(findingTotals(shown));
       cli.stderr.write(`${summaryLine(r)}\n`);
+      if (deliveryLine(r.delivery ?? {})) cli.stderr.write(`${deliveryLine(r.delivery ?? {})}\n`);
     }
   }
   if (r.whatIf && format !== "json") {

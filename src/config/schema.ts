@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { channelSettingsShape } from "../actions/notify/registry.js";
 import { allowlistsSchema } from "../allowlist/apply-config.js";
 import { CHECKS } from "../checks/registry.js";
 import { SEVERITIES } from "../model/finding.js";
@@ -104,60 +105,9 @@ const owner = z
   })
   .strict();
 
+// notify.<channel> sections come from the channel registry; templates are shared by all.
 const notifySchema = z
-  .object({
-    slack: z
-      .object({
-        enabled: z.boolean().default(true),
-        token: z.string().optional(),
-        webhookUrl: z.url().optional(),
-        channel: z.string().optional(),
-        dmOwners: z.boolean().default(true),
-        renotifyHours: z.number().min(0).default(24),
-        apiUrl: z.url().optional(),
-      })
-      .strict()
-      .optional(),
-    jira: z
-      .object({
-        enabled: z.boolean().default(true),
-        url: z.url(),
-        email: z.string().optional(),
-        token: z.string(),
-        apiVersion: z.union([z.literal(2), z.literal(3)]).default(3),
-        project: z.string().optional(),
-        issueType: z.string().default("Task"),
-        labels: z.array(z.string()).default(["iamwarden"]),
-        parent: z.string().optional(),
-        onReopen: z.enum(["reopen", "recreate"]).default("reopen"),
-      })
-      .strict()
-      .optional(),
-    pagerduty: z
-      .object({
-        enabled: z.boolean().default(true),
-        routingKey: z.string(),
-        routingKeys: z.record(z.string(), z.string()).default({}),
-        minSeverity: severity.default("high"),
-        url: z.url().default("https://events.pagerduty.com/v2/enqueue"),
-      })
-      .strict()
-      .optional(),
-    sns: z
-      .object({ enabled: z.boolean().default(true), topicArn: z.string().startsWith("arn:") })
-      .strict()
-      .optional(),
-    webhook: z
-      .object({
-        enabled: z.boolean().default(true),
-        url: z.url(),
-        secret: z.string().optional(),
-        timeoutMs: z.number().int().min(100).default(10_000),
-      })
-      .strict()
-      .optional(),
-    templates: z.record(z.string(), z.string()).default({}),
-  })
+  .object({ ...channelSettingsShape, templates: z.record(z.string(), z.string()).default({}) })
   .strict()
   .default({ templates: {} });
 
@@ -300,4 +250,5 @@ export type AccountEntry = z.infer<typeof accountEntry>;
 export type ExceptionEntry = z.infer<typeof exceptionEntry>;
 export type OwnerEntry = z.infer<typeof owner>;
 export type ChecksConfig = Config["checks"];
+export type AwsSettings = z.infer<typeof awsSchema>;
 export type ServeConfig = Config["serve"];

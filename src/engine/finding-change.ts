@@ -1,5 +1,6 @@
 import type { Finding, FindingEvent, FindingStatus } from "../model/finding.js";
 import type { NewOutboxItem, NotifyEvent } from "../model/outbox.js";
+import { enqueue } from "./outbox.js";
 import type { Router } from "./routing.js";
 
 // A finding change made outside a scan (resolved by hand, remediated, rolled back): the new row,
@@ -22,13 +23,7 @@ export function findingChange(
   const now = deps.now.toISOString();
   const finding: Finding = { ...f, status: to, statusReason: cause, tickets: { ...f.tickets } };
   if (f.status !== to) finding.statusChangedAt = now;
-  const channels = deps.route(finding, event);
-  const notified = { ...(finding.tickets.notified ?? {}) };
-  const outbox = channels.map((channel): NewOutboxItem => {
-    notified[channel] = now;
-    return { dedupKey: `${f.id}|${event}|${channel}|${now}`, findingId: f.id, event, channel, payload };
-  });
-  if (channels.length) finding.tickets.notified = notified;
+  const outbox = enqueue(finding, event, deps.route(finding, event), deps.now, payload);
   return {
     finding,
     event: { findingId: f.id, at: now, from: f.status, to, cause, runId: deps.runId },

@@ -6,9 +6,10 @@ import {
   type FindingEvent,
   severityRank,
 } from "../model/finding.js";
-import type { NewOutboxItem, NotifyEvent } from "../model/outbox.js";
+import type { NotifyEvent } from "../model/outbox.js";
 import type { ReconcilePlan } from "../store/store.js";
 import { HOUR_MS } from "../util/time.js";
+import { enqueue } from "./outbox.js";
 import { onHold } from "./remediation.js";
 import type { Router } from "./routing.js";
 
@@ -32,6 +33,7 @@ export interface PlanInput {
   /** Why a candidate is suppressed, or undefined. */
   suppress: (c: Candidate) => string | undefined;
   route: Router;
+  /** Re-notify window of channels whose router entry sets none. */
   renotifyHours: number;
   now: Date;
   runId: string;
@@ -98,36 +100,25 @@ export function planReconcile(
     plan.events.push(ev);
   };
 
-  const notify = (f: Finding, event: NotifyEvent, payload: Record<string, unknown> = {}) => {
-    const channels = input.route(f, event);
-    if (!channels.length) return;
-    const notified = { ...(f.tickets.notified ?? {}) };
-    for (const channel of channels) {
-      // "opened" happens once per finding; every other event is keyed by the moment it happened.
-      const seq = event === "opened" ? "" : `|${now}`;
-      const item: NewOutboxItem = {
-        dedupKey: `${f.id}|${event}|${channel}${seq}`,
-        findingId: f.id,
-        event,
-        channel,
-        payload,
-        at: now,
-      };
-      plan.outbox.push(item);
-      notified[channel] = now;
-    }
-    f.tickets = { ...f.tickets, notified };
-    if (!f.firstReportedAt && (event === "opened" || event === "reopened")) f.firstReportedAt = now;
-    summary.notifications += channels.length;
+  const notify = (
+    f: Finding,
+    event: NotifyEvent,
+    payload: Record<string, unknown> = {},
+    channels = input.route(f, event),
+  ) => {
+    const items = enqueue(f, event, channels, input.now, payload);
+    plan.outbox.push(...items);
+    summary.notifications += items.length;
   };
 
-  const reminderDue = (f: Finding): boolean => {
-    const channels = input.route(f, "reminder");
-    const last = channels.map((c) => f.tickets.notified?.[c]).filter((x): x is string => Boolean(x));
-    if (!channels.length || !last.length) return false;
-    const oldest = Math.min(...last.map((t) => Date.parse(t)));
-    return input.now.getTime() - oldest >= input.renotifyHours * HOUR_MS;
-  };
+  /** Channels whose own re-notify window has passed since they last told anyone about `f`. */
+  const remindersDue = (f: Finding): string[] =>
+    input.route(f, "reminder").filter((c) => {
+      const last = f.tickets.notified?.[c];
+      if (!last) return false;
+      const hours = input.route.renotifyHours?.(c) ?? input.renotifyHours;
+      return input.now.getTime() - Date.parse(last) >= hours * HOUR_MS;
+    });
 
   const seen = new Set<string>();
   for (const [id, c] of mergeCandidates(input.candidates)) {
@@ -203,8 +194,9 @@ export function planReconcile(
         });
         notify(f, "escalated", { from: prev.severity });
         summary.escalated++;
-      } else if (reminderDue(f)) {
-        notify(f, "reminder");
+      } else {
+        const due = remindersDue(f);
+        if (due.length) notify(f, "reminder", {}, due);
       }
     } else {
       // resolved, suppressed whose exception ended, or remediated and then seen again.

@@ -34,6 +34,6 @@ export interface NewOutboxItem {
   event: NotifyEvent;
   channel: string;
   payload?: Record<string, unknown>;
-  /** When it was queued, on the run's clock (--now); the store's clock when absent. */
-  at?: string;
+  /** When it was queued, on the run's clock (--now): the store never reads a clock. */
+  at: string;
 }

@@ -1,4 +1,8 @@
-import type { DeliveryOutcome, DeliverySummary } from "../actions/notify/deliver.js";
+import type {
+  DeliveryReport as ChannelsReport,
+  DeliveryOutcome,
+  DeliverySummary,
+} from "../actions/notify/deliver.js";
 import type { OutboxItem } from "../model/outbox.js";
 import type { RunContext } from "./context.js";
 
@@ -7,6 +11,8 @@ export interface DeliveryOptions {
   limit?: number | undefined;
   /** Put permanently failed items back in the queue first (after their cause was fixed). */
   retryFailed?: boolean | undefined;
+  /** Also send items waiting for a later retry, now. */
+  all?: boolean | undefined;
   onOutcome?: ((o: DeliveryOutcome) => void) | undefined;
 }
 
@@ -15,7 +21,8 @@ export interface DeliveryReport {
   whatIf: boolean;
   /** Failed items put back in the queue (retryFailed). */
   requeued: number;
-  summary: DeliverySummary;
+  /** Totals, and per channel with what is not yet due (absent in a what-if). */
+  summary: DeliverySummary & Partial<Omit<ChannelsReport, "requeued">>;
   outcomes: DeliveryOutcome[];
   /** In a what-if: the items that would have been tried (nothing is sent). */
   wouldDeliver: OutboxItem[];
@@ -35,7 +42,7 @@ export async function runDelivery(ctx: RunContext, opts: DeliveryOptions = {}): 
   const { deliverOutbox } = await import("../actions/notify/deliver.js");
   const { channelsFromConfig } = await import("../actions/notify/channels.js");
   // Config mistakes (templates, channels) surface before the store is touched.
-  const channels = channelsFromConfig(ctx.config);
+  const channels = await channelsFromConfig(ctx.config);
   const now = ctx.now.toISOString();
   let requeued = 0;
   if (opts.retryFailed) {
@@ -58,9 +65,10 @@ export async function runDelivery(ctx: RunContext, opts: DeliveryOptions = {}): 
     report.summary.pending = report.wouldDeliver.length;
     return report;
   }
-  report.summary = await deliverOutbox(ctx.store, ctx.config, {
+  const { requeued: _r, ...delivered } = await deliverOutbox(ctx.store, ctx.config, {
     now: ctx.now,
     limit: opts.limit,
+    all: opts.all,
     channels,
     baseDir: ctx.loaded.baseDir,
     onOutcome: (o) => {
@@ -68,6 +76,7 @@ export async function runDelivery(ctx: RunContext, opts: DeliveryOptions = {}): 
       opts.onOutcome?.(o);
     },
   });
+  report.summary = delivered;
   return report;
 }
 
@@ -78,7 +87,7 @@ export async function runDelivery(ctx: RunContext, opts: DeliveryOptions = {}): 
 export async function deliverAfterRun(
   ctx: RunContext,
   notify: boolean,
-): Promise<{ delivery?: DeliverySummary | undefined; wouldNotify?: number | undefined }> {
+): Promise<{ delivery?: ChannelsReport | undefined; wouldNotify?: number | undefined }> {
   if (ctx.whatIf) return { wouldNotify: notify ? (await dueItems(ctx)).length : 0 };
   if (!notify) return {};
   const { deliverOutbox } = await import("../actions/notify/deliver.js");

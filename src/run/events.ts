@@ -1,4 +1,4 @@
-import type { DeliverySummary } from "../actions/notify/deliver.js";
+import type { DeliveryReport as DeliverySummary } from "../actions/notify/deliver.js";
 import { type AllowlistSet, loadAllowlists } from "../allowlist/config.js";
 import type { AccountTarget } from "../cloud/target.js";
 import { configPath } from "../config/load.js";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { DeliverySummary } from "../actions/notify/deliver.js";
+import type { DeliveryReport as DeliverySummary } from "../actions/notify/deliver.js";
 import type { AccountTarget } from "../cloud/target.js";
 import type { Config } from "../config/schema.js";
 import { type AccountResult, reconcileSnapshot, scanAccounts } from "../engine/scan.js";

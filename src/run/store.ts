@@ -57,6 +57,8 @@ export interface RunStoreOptions {
    * what a store already holds pass false: a mistyped path is refused, not made an empty store.
    */
   create?: boolean | undefined;
+  /** The run's clock, for what the store records of its own creation (migrations). */
+  now?: Date | undefined;
 }
 
 /** The store of a run: the real one, or a throwaway copy for a what-if. */
@@ -65,5 +67,9 @@ export function openRunStore(location: string, opts: RunStoreOptions = {}): Prom
     return Promise.reject(
       new UserError(`${location}: no store there (check --store or the config's store:)`),
     );
-  return opts.whatIf ? openWhatIfStore(location) : openStore(location);
+  if (opts.whatIf) return openWhatIfStore(location);
+  return openStore(location, {
+    ...(opts.create !== undefined ? { create: opts.create } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }

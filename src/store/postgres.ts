@@ -52,7 +52,7 @@ const INSERT_EVENTS = `INSERT INTO finding_events (finding_id, at, from_status, 
 const INSERT_OUTBOX = `INSERT INTO outbox
   (dedup_key, finding_id, event, channel, status, attempts, next_attempt_at, created_at, payload)
   SELECT o->>'dedupKey', o->>'findingId', o->>'event', o->>'channel', 'pending', 0,
-    COALESCE(o->>'at', $2), COALESCE(o->>'at', $2),
+    o->>'at', o->>'at',
     COALESCE(o->'payload', '{}'::jsonb)
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(o, n) ORDER BY n
   ON CONFLICT (dedup_key) DO NOTHING`;
@@ -87,7 +87,7 @@ function chunks<T>(items: T[], size: number): T[][] {
 }
 
 /** Writes a plan inside the caller's transaction: findings first (events and outbox refer to them). */
-async function writePlan(c: Client, plan: ReconcilePlan, now: string): Promise<void> {
+async function writePlan(c: Client, plan: ReconcilePlan): Promise<void> {
   // One statement cannot upsert a row twice; the last version wins, as it does in SQLite.
   const upserts = [...new Map(plan.upserts.map((f) => [f.id, f])).values()];
   for (const part of chunks(upserts, BATCH))
@@ -95,7 +95,7 @@ async function writePlan(c: Client, plan: ReconcilePlan, now: string): Promise<v
   for (const part of chunks<FindingEvent>(plan.events, BATCH))
     await c.query(INSERT_EVENTS, [JSON.stringify(part)]);
   for (const part of chunks<NewOutboxItem>(plan.outbox, BATCH))
-    await c.query(INSERT_OUTBOX, [JSON.stringify(part), now]);
+    await c.query(INSERT_OUTBOX, [JSON.stringify(part)]);
 }
 
 /** The URL without its password, for messages. */
@@ -131,7 +131,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: Client) => Promise<T>): P
  * Applies pending migrations, each in its own transaction under one advisory lock, so that
  * several workers starting at once apply each migration exactly once.
  */
-async function migrate(pool: pg.Pool): Promise<void> {
+async function migrate(pool: pg.Pool, now: string | undefined): Promise<void> {
   for (const m of migrations) {
     await inTransaction(pool, async (c) => {
       await c.query("SELECT pg_advisory_xact_lock($1, 0)", [LOCK_MIGRATE]);
@@ -141,11 +141,12 @@ async function migrate(pool: pg.Pool): Promise<void> {
       const done = await c.query("SELECT 1 FROM schema_migrations WHERE id = $1", [m.id]);
       if (done.rowCount) return;
       await c.query(m.postgres);
-      await c.query("INSERT INTO schema_migrations (id, name, applied_at) VALUES ($1, $2, $3)", [
-        m.id,
-        m.name,
-        new Date().toISOString(),
-      ]);
+      // The caller's clock, else the database's own: the store never reads one.
+      await c.query(
+        `INSERT INTO schema_migrations (id, name, applied_at)
+         VALUES ($1, $2, COALESCE($3, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))`,
+        [m.id, m.name, now ?? null],
+      );
     });
   }
 }
@@ -170,7 +171,7 @@ function findingWhere(filter: FindingFilter): { sql: string; args: unknown[] } {
 }
 
 /** Connects to PostgreSQL (a pool) and brings the schema up to date. */
-export async function openPostgresStore(url: string): Promise<Store> {
+export async function openPostgresStore(url: string, opts: { now?: Date } = {}): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000 });
   // An idle client whose server went away emits here; the pool discards it and the next query
   // gets a fresh connection. Without a listener the process would crash.
@@ -181,7 +182,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       throw new UserError(`${redactUrl(url)}: cannot open the store (${e.message})`);
     });
     // …a failing migration is a bug, and keeps its stack.
-    await migrate(pool);
+    await migrate(pool, opts.now?.toISOString());
   } catch (e) {
     await pool.end().catch(() => {});
     throw e;
@@ -208,7 +209,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
             ).rows.map(findingFromRow)
           : [];
         const result = plan(existing);
-        await writePlan(c, result, new Date().toISOString());
+        await writePlan(c, result);
         return result;
       });
     },
@@ -218,11 +219,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
         const { rows } = await c.query("SELECT * FROM findings WHERE id = $1 FOR UPDATE", [findingId]);
         if (!rows[0]) throw new UserError(`no finding ${findingId}`);
         const out = change(findingFromRow(rows[0]));
-        await writePlan(
-          c,
-          { upserts: [out.finding], events: out.event ? [out.event] : [], outbox: out.outbox ?? [] },
-          new Date().toISOString(),
-        );
+        await writePlan(c, {
+          upserts: [out.finding],
+          events: out.event ? [out.event] : [],
+          outbox: out.outbox ?? [],
+        });
         return out.finding;
       });
     },
@@ -259,7 +260,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       ]);
     },
 
-    async dueOutbox(now, limit) {
+    async dueOutbox(now, limit, dueBy = now) {
       const lease = new Date(Date.parse(now) + OUTBOX_LEASE_MS).toISOString();
       const rows = await q(
         `WITH due AS (
@@ -269,7 +270,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
            FOR UPDATE SKIP LOCKED
          )
          UPDATE outbox o SET next_attempt_at = $3 FROM due WHERE o.id = due.id RETURNING o.*`,
-        [now, Math.max(0, Math.floor(limit)), lease],
+        [dueBy, Math.max(0, Math.floor(limit)), lease],
       );
       return rows.map(outboxFromRow).sort((a, b) => a.id - b.id);
     },

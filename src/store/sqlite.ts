@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../errors.js";
@@ -25,7 +25,8 @@ const UPSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(", ")})
     .map((c) => `${c} = excluded.${c}`)
     .join(", ")}`;
 
-function migrate(db: Database.Database): void {
+/** Migrations record when they ran: the caller's clock, else the database's own. */
+function migrate(db: Database.Database, now: string | undefined): void {
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
   );
@@ -35,11 +36,9 @@ function migrate(db: Database.Database): void {
     db.transaction(() => {
       if (applied.get(m.id)) return;
       db.exec(m.sqlite);
-      db.prepare("INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)").run(
-        m.id,
-        m.name,
-        new Date().toISOString(),
-      );
+      db.prepare(
+        "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+      ).run(m.id, m.name, now ?? null);
     }).immediate();
   }
 }
@@ -64,17 +63,71 @@ function findingWhere(filter: FindingFilter): { sql: string; args: unknown[] } {
   return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", args };
 }
 
-/** Opens (creating if needed) a SQLite store in WAL mode and brings its schema up to date. */
-export function openSqliteStore(path: string): Store {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  // busy_timeout first, as switching to WAL needs a lock another process may hold; and long, as
-  // a large reconcile holds the write lock for seconds (about 3 s for 100,000 findings).
-  db.pragma("busy_timeout = 30000");
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  migrate(db);
+export interface SqliteOptions {
+  /** Create the file when missing (default true). Never creates missing folders. */
+  create?: boolean;
+  /** The caller's clock, for the migrations table; the database's clock when absent. */
+  now?: Date;
+  /** How long one statement waits for another process's lock (default 30 s). */
+  busyTimeoutMs?: number;
+}
+
+/** Attempts at opening a file another process is setting up at the same moment. */
+const OPEN_ATTEMPTS = 8;
+const OPEN_BACKOFF_MS = 50;
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const isBusy = (e: unknown) => /^SQLITE_BUSY/.test(String((e as { code?: unknown }).code ?? ""));
+
+/**
+ * The file, made if asked: mode 0600 (it holds full key ids and the audit log; SQLite gives its
+ * -wal and -shm files the same mode), in an existing folder only. Returns whether it was made here.
+ */
+function ensureFile(path: string, create: boolean): boolean {
+  if (path === ":memory:" || existsSync(path)) return false;
+  if (!create) throw new UserError(`${path}: no store there (check --store or the config's store:)`);
+  if (!existsSync(dirname(path))) throw new UserError(`${path}: folder ${dirname(path)} does not exist`);
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false; // another process won the race
+    throw e;
+  }
+}
+
+/** WAL, pragmas and migrations; retried with backoff while another process holds the lock. */
+function setUp(path: string, opts: SqliteOptions): Database.Database {
+  for (let attempt = 1; ; attempt++) {
+    const db = new Database(path, { fileMustExist: path !== ":memory:" });
+    try {
+      // busy_timeout first, as switching to WAL needs a lock another process may hold; and long,
+      // as a large reconcile holds the write lock for seconds (about 3 s for 100,000 findings).
+      db.pragma(`busy_timeout = ${Math.floor(opts.busyTimeoutMs ?? 30_000)}`);
+      // Some lock waits skip the busy handler (SQLite avoids a deadlock and answers "locked" at
+      // once), notably two processes switching a new file to WAL: those are retried here.
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db, opts.now?.toISOString());
+      return db;
+    } catch (e) {
+      db.close();
+      if (!isBusy(e) || attempt >= OPEN_ATTEMPTS) throw e;
+      sleepSync(OPEN_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    }
+  }
+}
+
+/** Opens a SQLite store in WAL mode (creating the file unless `create: false`) and migrates it. */
+export function openSqliteStore(path: string, opts: SqliteOptions = {}): Store {
+  const created = ensureFile(path, opts.create ?? true);
+  let db: Database.Database;
+  try {
+    db = setUp(path, opts);
+  } catch (e) {
+    if (created) removeFiles(path);
+    throw e;
+  }
 
   const upsertFinding = db.prepare(UPSERT_FINDING);
   const insertEvent = db.prepare(
@@ -94,8 +147,8 @@ export function openSqliteStore(path: string): Store {
   );
   const leaseOutbox = db.prepare("UPDATE outbox SET next_attempt_at = ? WHERE id = ?");
   // A claim is a lease: other processes see the items again only when it runs out.
-  const claimOutbox = db.transaction((now: string, limit: number, lease: string) => {
-    const rows = selectDue.all(now, limit) as Row[];
+  const claimOutbox = db.transaction((dueBy: string, limit: number, lease: string) => {
+    const rows = selectDue.all(dueBy, limit) as Row[];
     for (const r of rows) {
       leaseOutbox.run(lease, r.id);
       r.next_attempt_at = lease;
@@ -103,7 +156,7 @@ export function openSqliteStore(path: string): Store {
     return rows;
   });
 
-  const writePlan = (plan: ReconcilePlan, now: string) => {
+  const writePlan = (plan: ReconcilePlan) => {
     for (const f of plan.upserts) upsertFinding.run(...findingToValues(f));
     for (const e of plan.events) insertEvent.run(e.findingId, e.at, e.from, e.to, e.cause, e.runId ?? null);
     for (const o of plan.outbox)
@@ -112,8 +165,8 @@ export function openSqliteStore(path: string): Store {
         o.findingId,
         o.event,
         o.channel,
-        o.at ?? now,
-        o.at ?? now,
+        o.at,
+        o.at,
         JSON.stringify(o.payload ?? {}),
       );
   };
@@ -125,7 +178,7 @@ export function openSqliteStore(path: string): Store {
         ? (selectScope(scope.checks).all(scope.account, ...scope.checks) as Row[]).map(findingFromRow)
         : [];
       const result = plan(existing);
-      writePlan(result, new Date().toISOString());
+      writePlan(result);
       return result;
     },
   );
@@ -144,10 +197,11 @@ export function openSqliteStore(path: string): Store {
           const row = selectOne.get(findingId) as Row | undefined;
           if (!row) throw new UserError(`no finding ${findingId}`);
           const out = change(findingFromRow(row));
-          writePlan(
-            { upserts: [out.finding], events: out.event ? [out.event] : [], outbox: out.outbox ?? [] },
-            new Date().toISOString(),
-          );
+          writePlan({
+            upserts: [out.finding],
+            events: out.event ? [out.event] : [],
+            outbox: out.outbox ?? [],
+          });
           return out.finding;
         })
         .immediate();
@@ -187,9 +241,9 @@ export function openSqliteStore(path: string): Store {
       }).immediate();
     },
 
-    async dueOutbox(now, limit) {
+    async dueOutbox(now, limit, dueBy = now) {
       const lease = new Date(Date.parse(now) + OUTBOX_LEASE_MS).toISOString();
-      return claimOutbox.immediate(now, Math.max(0, Math.floor(limit)), lease).map(outboxFromRow);
+      return claimOutbox.immediate(dueBy, Math.max(0, Math.floor(limit)), lease).map(outboxFromRow);
     },
 
     async listOutbox(filter = {}) {
@@ -307,9 +361,15 @@ export function openSqliteStore(path: string): Store {
       );
     },
 
-    async close() {
+    async close(opts = {}) {
       db.close();
+      if (opts.discardIfCreated && created) removeFiles(path);
     },
   };
   return store;
+}
+
+/** The store file and its WAL companions. */
+function removeFiles(path: string): void {
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) rmSync(p, { force: true });
 }

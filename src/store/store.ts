@@ -71,9 +71,10 @@ export interface Store extends KnownKeysStore {
   /**
    * Claims pending items whose next attempt is due, oldest first: each is leased by moving its
    * next attempt to now + OUTBOX_LEASE_MS, so concurrent workers never get the same item and a
-   * worker that dies leaves it due again later. Read-only listing is `listOutbox`.
+   * worker that dies leaves it due again later. `dueBy` (default `now`) takes items whose next
+   * attempt is later too ("send everything now"). Read-only listing is `listOutbox`.
    */
-  dueOutbox(now: string, limit: number): Promise<OutboxItem[]>;
+  dueOutbox(now: string, limit: number, dueBy?: string): Promise<OutboxItem[]>;
   listOutbox(filter?: { status?: OutboxStatus[]; findingId?: string }): Promise<OutboxItem[]>;
   markDelivered(id: number, at: string): Promise<void>;
   /** permanent: no retry (status failed); otherwise stays pending until nextAttemptAt. */
@@ -107,5 +108,9 @@ export interface Store extends KnownKeysStore {
   finishRun(id: string, finishedAt: string, summary: Record<string, unknown>): Promise<void>;
   listRuns(limit?: number): Promise<RunRecord[]>;
 
-  close(): Promise<void>;
+  /**
+   * discardIfCreated: the command failed and this open made the store (a new SQLite file): remove
+   * it, so a failed first run leaves no empty store behind.
+   */
+  close(opts?: { discardIfCreated?: boolean }): Promise<void>;
 }

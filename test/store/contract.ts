@@ -32,6 +32,7 @@ const outbox = (findingId: string, ev: NewOutboxItem["event"], channel = "slack"
   event: ev,
   channel,
   payload: { reason: "test" },
+  at: T0,
 });
 
 const plan = (p: Partial<ReconcilePlan>): ReconcilePlan => ({ upserts: [], events: [], outbox: [], ...p });

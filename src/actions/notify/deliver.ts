@@ -11,6 +11,22 @@ import { asDeliveryError, backoffMs } from "./retry.js";
 
 export type DeliverySummary = { delivered: number; failed: number; pending: number };
 
+/**
+ * One channel's share of a delivery run. pending: tried and waiting for a retry, held back behind
+ * an earlier item, or due but beyond the run's limit; notYetDue: waiting for a later attempt
+ * (backoff or Retry-After) and not tried in this run (`all` sends them now).
+ */
+export interface ChannelTally extends DeliverySummary {
+  notYetDue: number;
+}
+
+/** What a delivery run did, in total and per channel (every configured one, and any an item names). */
+export interface DeliveryReport extends ChannelTally {
+  /** Permanently failed items put back in the queue first (retryFailed). */
+  requeued: number;
+  channels: Record<string, ChannelTally>;
+}
+
 export interface DeliveryOutcome {
   item: OutboxItem;
   /** retry: failed, tried again later; deferred: not tried (an earlier item or the channel is waiting). */
@@ -23,13 +39,17 @@ export interface DeliveryOutcome {
 export interface DeliverOptions {
   /** The run's clock (--now): what is due, and when retries are. */
   now: Date;
+  /** Send items waiting for a later attempt now too (also items leased by a worker still running). */
+  all?: boolean;
+  /** Put permanently failed items back in the queue first (after fixing their cause). */
+  retryFailed?: boolean;
   /** Most items taken in one run. */
   limit?: number;
   /** By channel name; built from config when absent. */
   channels?: Record<string, Channel>;
   log?: NotifyLog;
   /** Where relative paths in the config (owners.users) resolve: the config file's folder. */
-  baseDir?: string;
+  baseDir?: string | undefined;
   /** Findings×channels delivered at once; items of one finding on one channel go in order. */
   concurrency?: number;
   onOutcome?: (o: DeliveryOutcome) => void;
@@ -40,6 +60,8 @@ const PAUSE_AFTER = 3;
 const MAX_ERROR_CHARS = 1000;
 
 const cleanError = (e: DeliveryError) => maskKeyIdsIn(e.message).slice(0, MAX_ERROR_CHARS);
+/** Later than any next attempt: `all` takes every pending item. */
+const END_OF_TIME = "9999-12-31T23:59:59.999Z";
 
 /**
  * Delivers due outbox items: at least once, in order per finding and channel, each marked
@@ -52,19 +74,51 @@ export async function deliverOutbox(
   store: Store,
   config: Config,
   opts: DeliverOptions,
-): Promise<DeliverySummary> {
-  const summary: DeliverySummary = { delivered: 0, failed: 0, pending: 0 };
+): Promise<DeliveryReport> {
   const nowIso = opts.now.toISOString();
+  const dueBy = opts.all ? END_OF_TIME : nowIso;
   const log = opts.log ?? silentLog;
   // Config mistakes (templates, the owners file) surface before any item is claimed.
-  const channels = opts.channels ?? channelsFromConfig(config);
-  const owners: OwnerMap = loadOwnerMap(config.owners.users, opts.baseDir ?? process.cwd());
-  const due = await store.dueOutbox(nowIso, opts.limit ?? 500);
+  const channels = opts.channels ?? (await channelsFromConfig(config));
+  const owners: OwnerMap = loadOwnerMap(config.owners.users, opts.baseDir ?? ".");
+
+  const summary: DeliveryReport = {
+    delivered: 0,
+    failed: 0,
+    pending: 0,
+    notYetDue: 0,
+    requeued: 0,
+    channels: {},
+  };
+  const tally = (channel: string): ChannelTally =>
+    (summary.channels[channel] ??= { delivered: 0, failed: 0, pending: 0, notYetDue: 0 });
+  for (const name of Object.keys(channels)) tally(name);
+
+  if (opts.retryFailed) {
+    for (const o of await store.listOutbox({ status: ["failed"] })) {
+      await store.markFailed(o.id, o.lastError ?? "requeued", nowIso, false);
+      summary.requeued++;
+    }
+  }
+  // What waits before this run claims anything: the not-yet-due part is reported as such.
+  const waiting = await store.listOutbox({ status: ["pending"] });
+  const due = await store.dueOutbox(nowIso, opts.limit ?? 500, dueBy);
+  const claimed = new Set(due.map((o) => o.id));
+  for (const o of waiting) {
+    if (claimed.has(o.id)) continue;
+    const later = o.nextAttemptAt > dueBy;
+    const t = tally(o.channel);
+    if (later) t.notYetDue++;
+    else t.pending++;
+    if (later) summary.notYetDue++;
+    else summary.pending++;
+  }
   if (!due.length) return summary;
   const report = (o: DeliveryOutcome) => {
-    if (o.result === "delivered") summary.delivered++;
-    else if (o.result === "failed") summary.failed++;
-    else summary.pending++;
+    const t = tally(o.item.channel);
+    const key = o.result === "delivered" ? "delivered" : o.result === "failed" ? "failed" : "pending";
+    t[key]++;
+    summary[key]++;
     opts.onOutcome?.(o);
   };
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { HttpException, Version2Client, Version3Client } from "jira.js";
 import { z } from "zod";
-import type { Config } from "../../config/schema.js";
 import type { Finding, Severity } from "../../model/finding.js";
 import type { OutboxItem } from "../../model/outbox.js";
 import { type Channel, type ChannelContext, DeliveryError, permanentError } from "./channel.js";
@@ -14,9 +13,10 @@ import {
   jiraSummary,
   type MessageOptions,
 } from "./messages.js";
+import type { jiraSettings } from "./registry.js";
 import { asDeliveryError, isRetryableStatus, parseRetryAfter } from "./retry.js";
 
-export type JiraSettings = NonNullable<Config["notify"]["jira"]>;
+export type JiraSettings = z.infer<typeof jiraSettings>;
 
 export interface JiraOptions {
   templates: Record<string, string>;
@@ -90,6 +90,8 @@ interface JiraApi {
   findUser(email: string): Promise<Record<string, string> | undefined>;
   assigneeFor(idOrName: string): Record<string, string>;
   description(finding: Finding, item: OutboxItem, opts: MessageOptions): unknown;
+  /** Comments are wiki markup (v2) rather than plain text turned into ADF (v3). */
+  wiki: boolean;
 }
 
 function jiraError(op: string, e: unknown): DeliveryError {
@@ -214,6 +216,7 @@ function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
       },
       assigneeFor: (id) => ({ accountId: id }),
       description: jiraDescriptionAdf,
+      wiki: false,
     };
   }
   const c = new Version2Client(common);
@@ -253,6 +256,7 @@ function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
     },
     assigneeFor: (name) => ({ name }),
     description: jiraDescriptionWiki,
+    wiki: true,
   };
 }
 
@@ -375,8 +379,12 @@ export function jiraChannel(cfg: JiraSettings, opts: JiraOptions): Channel {
           }
           if (item.event === "reopened" && found.category === "done") {
             await move(found.key, (c) => c !== "done", ["new", "indeterminate"], "out of done");
-            await api.comment(found.key, jiraComment(finding, item, mo));
+            await api.comment(found.key, jiraComment(finding, item, mo, api.wiki));
             return { tickets: { jiraKey: found.key }, note: `reopened ${found.key}` };
+          }
+          if (item.event === "escalated") {
+            await api.comment(found.key, jiraComment(finding, item, mo, api.wiki));
+            return { tickets: { jiraKey: found.key }, note: `commented on ${found.key} (severity raised)` };
           }
           return { tickets: { jiraKey: found.key }, note: `found ${found.key} (${link(found.key)})` };
         }
@@ -385,14 +393,14 @@ export function jiraChannel(cfg: JiraSettings, opts: JiraOptions): Channel {
           if (!found) return { note: "no ticket to close" };
           if (found.category !== "done")
             await move(found.key, (c) => c === "done", ["done"], "to a done status");
-          await api.comment(found.key, jiraComment(finding, item, mo));
+          await api.comment(found.key, jiraComment(finding, item, mo, api.wiki));
           return { tickets: { jiraKey: found.key }, note: `closed ${found.key}` };
         }
         case "suppressed":
         case "remediated": {
           const found = await locate(finding, false, ctx.now);
           if (!found) return { note: "no ticket to comment on" };
-          await api.comment(found.key, jiraComment(finding, item, mo));
+          await api.comment(found.key, jiraComment(finding, item, mo, api.wiki));
           return { tickets: { jiraKey: found.key }, note: `commented on ${found.key}` };
         }
         default:

@@ -157,7 +157,28 @@ export function templateFor(
   return templates[`${part}.${event}`] ?? templates[part];
 }
 
-const slackEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/**
+ * Text for Slack mrkdwn: &, < and > as entities, so no value can become a mention (`<!channel>`,
+ * `<@U…>`), a link (`<https://…|text>`) or a channel reference.
+ */
+export const slackEscape = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Inside a Slack code block: escaped as above, and no backtick can close the block. */
+const slackCode = (s: string) => slackEscape(s).replace(/`/g, "\u02cb");
+
+/**
+ * Text for Jira wiki markup (REST v2): every character that starts markup (links `[…|…]`,
+ * mentions `[~…]`, macros `{code}`, tables `|`, effects `*_+^~?!#`) is backslash-escaped and line
+ * breaks become spaces, so a value stays one plain run of text.
+ */
+export const wikiEscape = (s: string) =>
+  s.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/[\\[\]{}|*_+^~?!#-]/g, (c) => `\\${c}`);
+/** Inside {code}: the block ends only at its own closing tag, so braces are shown as look-alikes. */
+const wikiCode = (s: string) => s.replace(/\{/g, "\uff5b").replace(/\}/g, "\uff5d");
+
+/** Every field escaped for one markup language, for templates rendered into it. */
+const escapeFields = (f: MessageFields, esc: (s: string) => string): MessageFields =>
+  Object.fromEntries(Object.entries(f).map(([k, v]) => [k, esc(v)])) as MessageFields;
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
 export interface SlackMessage {
@@ -167,24 +188,26 @@ export interface SlackMessage {
 
 /** Block Kit message with a plain-text fallback (notifications and screen readers use `text`). */
 export function slackMessage(finding: Finding, item: OutboxItem, opts: MessageOptions): SlackMessage {
-  const f = messageFields(finding, item, opts);
-  const header = render(templateFor(opts.templates, "slack.header", item.event) ?? "{{headline}}", f);
+  const raw = messageFields(finding, item, opts);
+  // Everything below goes out as mrkdwn except the plain_text header: escape once, here.
+  const f = escapeFields(raw, slackEscape);
+  const header = render(templateFor(opts.templates, "slack.header", item.event) ?? "{{headline}}", raw);
   const custom = templateFor(opts.templates, "slack.text", item.event);
   const body = custom
     ? render(custom, f)
-    : `*${slackEscape(f.title)}*${f.reason && item.event !== "opened" && item.event !== "reminder" ? `\n${slackEscape(f.reason)}` : ""}`;
+    : `*${f.title}*${f.reason && item.event !== "opened" && item.event !== "reminder" ? `\n${f.reason}` : ""}`;
   const fields: string[] = [];
   const add = (label: string, value: string) => {
     if (value) fields.push(`*${label}*\n${value}`);
   };
-  add("User", slackEscape(f.user));
-  add("Access key", f.keyId ? `\`${f.keyId}\`` : "");
-  add("Account", slackEscape(f.accountLabel));
+  add("User", f.user);
+  add("Access key", f.keyId ? `\`${slackCode(raw.keyId)}\`` : "");
+  add("Account", f.accountLabel);
   add("Severity", f.severity);
   add("Age", f.ageDays ? `${f.ageDays} days` : "");
   add("Last used", f.lastUsed);
   add("Expires", f.expiresAt);
-  add("Jira", f.jiraUrl ? `<${f.jiraUrl}|${f.jiraKey}>` : f.jiraKey);
+  add("Jira", f.jiraUrl ? `<${f.jiraUrl}|${f.jiraKey.replace(/\|/g, "¦")}>` : f.jiraKey);
   const blocks: Record<string, unknown>[] = [
     { type: "header", text: { type: "plain_text", text: clip(header, 150), emoji: true } },
     { type: "section", text: { type: "mrkdwn", text: clip(body, 3000) } },
@@ -198,13 +221,19 @@ export function slackMessage(finding: Finding, item: OutboxItem, opts: MessageOp
   if (commands.length)
     blocks.push({
       type: "section",
-      text: { type: "mrkdwn", text: `*To rotate this key*\n\`\`\`${commands.join("\n")}\`\`\`` },
+      text: {
+        type: "mrkdwn",
+        text: `*To rotate this key*\n\`\`\`${commands.map(slackCode).join("\n")}\`\`\``,
+      },
     });
   blocks.push({
     type: "context",
-    elements: [{ type: "mrkdwn", text: `iamwarden · ${f.check} · finding \`${f.findingId}\`` }],
+    elements: [{ type: "mrkdwn", text: `iamwarden · ${f.check} · finding \`${slackCode(raw.findingId)}\`` }],
   });
-  const text = clip(`${header}: ${f.title}${f.accountLabel ? ` (${f.accountLabel})` : ""}`, 3000);
+  const text = clip(
+    `${slackEscape(header)}: ${f.title}${raw.accountLabel ? ` (${f.accountLabel})` : ""}`,
+    3000,
+  );
   return { text, blocks };
 }
 
@@ -272,23 +301,29 @@ export function jiraDescriptionAdf(finding: Finding, item: OutboxItem, opts: Mes
   return { type: "doc", version: 1, content };
 }
 
-/** Description in wiki markup (Jira Server / Data Center, REST v2). */
+/** Description in wiki markup (Jira Server / Data Center, REST v2); every value escaped. */
 export function jiraDescriptionWiki(finding: Finding, item: OutboxItem, opts: MessageOptions): string {
-  const f = messageFields(finding, item, opts);
+  const f = escapeFields(messageFields(finding, item, opts), wikiEscape);
   const custom = templateFor(opts.templates, "jira.description", item.event);
   if (custom) return render(custom, f);
   const lines = [f.title, "", ...detailRows(f).map(([k, v]) => `* *${k}:* ${v}`)];
-  const commands = rotateCommands(finding, opts.revealKeyId);
+  const commands = rotateCommands(finding, opts.revealKeyId).map(wikiCode);
   if (commands.length) lines.push("", "h3. To rotate this key", "{code:bash}", ...commands, "{code}");
   lines.push("", "Reported by iamwarden. This ticket is closed automatically when the finding resolves.");
   return lines.join("\n");
 }
 
-/** A comment for a state change (remediated, suppressed, resolved, reopened). */
-export function jiraComment(finding: Finding, item: OutboxItem, opts: MessageOptions): string {
-  const f = messageFields(finding, item, opts);
+/**
+ * A comment for a state change (remediated, suppressed, resolved, reopened, escalated). `wiki`:
+ * the comment is rendered as wiki markup (REST v2), so values are escaped for it.
+ */
+export function jiraComment(finding: Finding, item: OutboxItem, opts: MessageOptions, wiki = false): string {
+  const raw = messageFields(finding, item, opts);
+  const f = wiki ? escapeFields(raw, wikiEscape) : raw;
   const t = templateFor(opts.templates, "jira.comment", item.event);
   if (t) return render(t, f);
+  if (item.event === "escalated" && typeof item.payload.from === "string")
+    return `iamwarden: ${f.headline}: ${item.payload.from} → ${f.severity}.`;
   return `iamwarden: ${f.headline}.${f.reason ? ` ${f.reason}` : ""}`;
 }
 

@@ -1,10 +1,11 @@
-import type { Config } from "../../config/schema.js";
+import type { z } from "zod";
 import type { Finding, Severity } from "../../model/finding.js";
 import type { Channel } from "./channel.js";
 import { postJson } from "./http.js";
 import { jiraBrowseUrl, messageFields, pagerdutySummary, publicFinding } from "./messages.js";
+import type { pagerdutySettings } from "./registry.js";
 
-export type PagerDutySettings = NonNullable<Config["notify"]["pagerduty"]>;
+export type PagerDutySettings = z.infer<typeof pagerdutySettings>;
 
 /** PD-CEF severities: critical | error | warning | info. */
 const PD_SEVERITY: Record<Severity, string> = {

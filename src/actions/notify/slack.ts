@@ -7,7 +7,7 @@ import {
   WebClient,
 } from "@slack/web-api";
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from "@slack/webhook";
-import type { Config } from "../../config/schema.js";
+import type { z } from "zod";
 import type { Finding } from "../../model/finding.js";
 import type { OutboxItem } from "../../model/outbox.js";
 import {
@@ -18,9 +18,10 @@ import {
   transientError,
 } from "./channel.js";
 import { type SlackMessage, slackMessage } from "./messages.js";
+import type { slackSettings } from "./registry.js";
 import { asDeliveryError, httpError } from "./retry.js";
 
-export type SlackSettings = NonNullable<Config["notify"]["slack"]>;
+export type SlackSettings = z.infer<typeof slackSettings>;
 
 export interface SlackOptions {
   templates: Record<string, string>;
@@ -61,11 +62,20 @@ function slackFailure(method: string, e: unknown): DeliveryError {
   return asDeliveryError(e);
 }
 
-/** Progress of one item across several destinations, so a retry does not post twice. */
+/**
+ * Progress of one item across several destinations, written before the first post: finding it
+ * again for the same item means an earlier attempt may have posted without hearing back.
+ */
 interface SlackProgress {
   item: number;
   sent: string[];
 }
+
+/** The metadata event every message carries, so a retry can find what an earlier try posted. */
+export const SLACK_EVENT_TYPE = "iamwarden_notification";
+/** How many of a conversation's newest messages are searched before re-posting after a doubt. */
+const HISTORY_LIMIT = 100;
+const CONVERSATION_ID = /^[CGD][A-Z0-9]{6,}$/;
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{6,}$/;
 
@@ -163,31 +173,98 @@ export function slackChannel(cfg: SlackSettings, opts: SlackOptions): Channel {
     return id;
   }
 
-  async function post(channel: string, msg: SlackMessage): Promise<void> {
-    await call("chat.postMessage", () =>
+  /** Conversation ids by the name or id a destination is configured with (learned from posts too). */
+  const conversationIds = new Map<string, string>();
+
+  async function conversationId(dest: string): Promise<string | undefined> {
+    if (dest.startsWith("dm:")) return dmChannel(dest.slice(3));
+    if (CONVERSATION_ID.test(dest)) return dest;
+    const name = dest.replace(/^#/, "");
+    if (conversationIds.has(name)) return conversationIds.get(name);
+    let cursor: string | undefined;
+    do {
+      const res = await call("conversations.list", () =>
+        client.conversations.list({
+          types: "public_channel,private_channel",
+          exclude_archived: true,
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        }),
+      );
+      for (const c of res.channels ?? []) if (c.name && c.id) conversationIds.set(c.name, c.id);
+      cursor = res.response_metadata?.next_cursor || undefined;
+    } while (cursor && !conversationIds.has(name));
+    return conversationIds.get(name);
+  }
+
+  /**
+   * Whether an earlier attempt already posted this item to `dest`: its message metadata names the
+   * outbox item. When the history cannot be read, the answer is "no" (post again, at least once).
+   */
+  async function alreadyPosted(dest: string, item: OutboxItem, ctx: ChannelContext): Promise<boolean> {
+    try {
+      const id = await conversationId(dest);
+      if (!id) return false;
+      const res = await call("conversations.history", () =>
+        client.conversations.history({ channel: id, limit: HISTORY_LIMIT, include_all_metadata: true }),
+      );
+      return (res.messages ?? []).some((m) => {
+        const meta = (m as { metadata?: { event_type?: string; event_payload?: Record<string, unknown> } })
+          .metadata;
+        return meta?.event_type === SLACK_EVENT_TYPE && meta.event_payload?.delivery === item.dedupKey;
+      });
+    } catch (e) {
+      ctx.log.warn(
+        { channel: dest, error: (e as Error).message },
+        "cannot read the Slack history to rule out a duplicate; posting again",
+      );
+      return false;
+    }
+  }
+
+  async function post(channel: string, msg: SlackMessage, item: OutboxItem, finding: Finding): Promise<void> {
+    const res = await call("chat.postMessage", () =>
       client.chat.postMessage({
         channel,
         text: msg.text,
         blocks: msg.blocks as never,
         unfurl_links: false,
         unfurl_media: false,
+        metadata: {
+          event_type: SLACK_EVENT_TYPE,
+          event_payload: { finding_id: finding.id, event: item.event, delivery: item.dedupKey },
+        },
       }),
     );
+    if (res.channel && !CONVERSATION_ID.test(channel))
+      conversationIds.set(channel.replace(/^#/, ""), res.channel);
   }
 
   return {
     name: "slack",
     async send(item: OutboxItem, finding: Finding, ctx: ChannelContext) {
       const previous = finding.tickets.slackProgress as SlackProgress | null | undefined;
+      // Tried before (a failure, a lost response, or a crash after the progress mark): a message
+      // may be in Slack already, so each destination's history is checked before posting again.
+      const uncertain = previous?.item === item.id || item.attempts > 0;
       const sent = new Set(previous?.item === item.id ? previous.sent : []);
       const channels = [...new Set(ctx.recipients.slack)];
       const failures: DeliveryError[] = [];
       let progressed = false;
+      if (previous?.item !== item.id)
+        await ctx.mergeTickets({ slackProgress: { item: item.id, sent: [...sent] } });
 
       const attempt = async (dest: string, fn: () => Promise<void>) => {
         if (sent.has(dest)) return;
         try {
-          await fn();
+          if (uncertain && (await alreadyPosted(dest, item, ctx))) {
+            ctx.log.info(
+              { channel: dest, outbox: item.id },
+              "already in Slack from an earlier attempt; not posted again",
+            );
+          } else {
+            await fn();
+          }
           sent.add(dest);
           progressed = true;
         } catch (e) {
@@ -196,7 +273,7 @@ export function slackChannel(cfg: SlackSettings, opts: SlackOptions): Channel {
       };
 
       const channelMsg = slackMessage(finding, item, messageOpts(ctx.now, false));
-      for (const ch of channels) await attempt(ch, () => post(ch, channelMsg));
+      for (const ch of channels) await attempt(ch, () => post(ch, channelMsg, item, finding));
 
       let dmTarget: string | undefined;
       if (cfg.dmOwners) {
@@ -213,7 +290,7 @@ export function slackChannel(cfg: SlackSettings, opts: SlackOptions): Channel {
         const dmMsg = slackMessage(finding, item, messageOpts(ctx.now, true));
         await attempt(`dm:${target}`, async () => {
           try {
-            await post(await dmChannel(target), dmMsg);
+            await post(await dmChannel(target), dmMsg, item, finding);
           } catch (e) {
             const code = e instanceof DeliveryError ? (e.code ?? "") : "";
             if (!DM_UNREACHABLE.has(code) && code !== "channel_not_found") throw e;
@@ -236,10 +313,7 @@ export function slackChannel(cfg: SlackSettings, opts: SlackOptions): Channel {
         const message = `${failures.map((f) => f.message).join("; ")}${done ? ` (already posted to ${done})` : ""}`;
         throw new DeliveryError(message, worst.permanent, worst.retryAfterMs, worst.code);
       }
-      return {
-        tickets: previous ? { slackProgress: null } : undefined,
-        note: `posted to ${[...sent].join(", ")}`,
-      };
+      return { tickets: { slackProgress: null }, note: `posted to ${[...sent].join(", ")}` };
     },
   };
 }

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import type { z } from "zod";
 import { awsClientFactory } from "../../cloud/aws/clients.js";
-import type { Config } from "../../config/schema.js";
+import type { AwsSettings } from "../../config/schema.js";
 import { type Channel, DeliveryError } from "./channel.js";
 import { machineMessage, snsSubject } from "./messages.js";
+import type { snsSettings } from "./registry.js";
 
-export type SnsSettings = NonNullable<Config["notify"]["sns"]>;
+export type SnsSettings = z.infer<typeof snsSettings>;
 
 const THROTTLED = /Throttl|TooManyRequests|RequestLimitExceeded|KMSThrottling/;
 
@@ -25,7 +27,7 @@ function snsError(e: unknown): DeliveryError {
 }
 
 /** The SNS client for the topic's own region; the SDK retries a little, the outbox does the rest. */
-export function snsClientFor(topicArn: string, aws: Config["aws"]): SNSClient {
+export function snsClientFor(topicArn: string, aws: AwsSettings): SNSClient {
   const region = topicArn.split(":")[3] || aws.region;
   const account = topicArn.split(":")[4] ?? "";
   return awsClientFactory({ ...aws, maxAttempts: Math.min(aws.maxAttempts, 3) }).forAccount({
@@ -41,7 +43,7 @@ export function snsClientFor(topicArn: string, aws: Config["aws"]): SNSClient {
 export function snsChannel(
   cfg: SnsSettings,
   opts: {
-    aws: Config["aws"];
+    aws: AwsSettings;
     templates: Record<string, string>;
     jiraUrl?: string | undefined;
     client?: SNSClient;

@@ -70,7 +70,7 @@ async function flush(now: Date, s: Store = store, concurrency?: number) {
   const outcomes: DeliveryOutcome[] = [];
   const summary = await deliverOutbox(s, world.config, {
     now,
-    channels: channelsFromConfig(world.config, { jiraSearchRetryDelaysMs: [0, 0, 0] }),
+    channels: await channelsFromConfig(world.config, { jiraSearchRetryDelaysMs: [0, 0, 0] }),
     onOutcome: (o) => outcomes.push(o),
     concurrency,
   });

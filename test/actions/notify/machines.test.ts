@@ -204,9 +204,10 @@ describe("generic webhook", () => {
     expect(hook.received).toHaveLength(1);
     expect(hook.stats.duplicates).toBe(1);
     expect(JSON.stringify(hook.received)).not.toContain(KEY);
-    expect(hook.requests[0]!.headers["x-iamwarden-signature"]).toBe(
-      signature("s3cret", hook.requests[0]!.body),
-    );
+    const sent = hook.requests[0]!;
+    const t = Number(sent.headers["x-iamwarden-timestamp"]);
+    expect(Math.abs(t - Date.now() / 1000)).toBeLessThan(60);
+    expect(sent.headers["x-iamwarden-signature"]).toBe(signature("s3cret", sent.body, t));
 
     const wrong = webhookChannel(
       { enabled: true, url: hook.hookUrl, secret: "other", timeoutMs: 1000 },
@@ -217,6 +218,49 @@ describe("generic webhook", () => {
       message: expect.stringMatching(/^webhook: HTTP 401/),
     });
     expect(hook.violations).toEqual([]);
+  });
+
+  it("signs the time with the body, so a receiver refuses a replayed delivery", async () => {
+    let clock = Date.parse("2026-09-01T10:00:00Z");
+    const hook = await startFakeWebhook({ secret: "s3cret", clock: () => clock });
+    servers.push(hook);
+    const ch = webhookChannel(
+      { enabled: true, url: hook.hookUrl, secret: "s3cret", timeoutMs: 1000 },
+      { templates: {}, wallClock: () => Date.parse("2026-09-01T10:00:00Z") },
+    );
+    await ch.send(item("opened", "webhook"), finding(), ctx);
+    expect(hook.received).toHaveLength(1);
+    // The same request captured and sent again an hour later: refused.
+    const captured = hook.requests[0]!;
+    clock += 3_600_000;
+    const replay = await fetch(hook.hookUrl, {
+      method: "POST",
+      headers: Object.fromEntries(
+        [
+          "content-type",
+          "x-iamwarden-event",
+          "x-iamwarden-delivery",
+          "x-iamwarden-timestamp",
+          "x-iamwarden-signature",
+        ].map((h) => [h, String(captured.headers[h])]),
+      ),
+      body: captured.body,
+    });
+    expect(replay.status).toBe(401);
+    // Re-dating it breaks the signature.
+    const redated = await fetch(hook.hookUrl, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-iamwarden-event": String(captured.headers["x-iamwarden-event"]),
+        "x-iamwarden-delivery": "other",
+        "x-iamwarden-timestamp": String(Math.floor(clock / 1000)),
+        "x-iamwarden-signature": String(captured.headers["x-iamwarden-signature"]),
+      },
+      body: captured.body,
+    });
+    expect(redated.status).toBe(401);
+    expect(await redated.json()).toEqual({ error: "bad signature" });
   });
 
   it("gives up on a slow receiver after timeoutMs and retries later", async () => {

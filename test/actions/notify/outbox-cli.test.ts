@@ -131,6 +131,30 @@ describe("iamwarden outbox", () => {
     expect(slack.violations).toEqual([]);
   });
 
+  it("says per channel what is pending but not yet due, and --all sends it now", async () => {
+    await queue("2026-03-01T00:00:00Z");
+    slack.inject(() => true, { status: 503, headers: { "retry-after": "600" }, body: "" });
+    await cli("--now", "2026-03-01T00:01:00Z", "--commit", "outbox", "flush");
+    const waiting = JSON.parse(
+      await cli("--now", "2026-03-01T00:02:00Z", "--commit", "outbox", "flush", "--format", "json"),
+    );
+    expect(waiting).toMatchObject({
+      delivered: 0,
+      pending: 0,
+      notYetDue: 1,
+      channels: { slack: { delivered: 0, failed: 0, pending: 0, notYetDue: 1 } },
+    });
+    const text = await cli("--now", "2026-03-01T00:02:00Z", "--commit", "outbox", "flush");
+    expect(text).toContain("1 not yet due (--all sends them now)");
+    expect(text).toContain("Notifications: slack 0 delivered, 0 failed, 0 pending, 1 not yet due.");
+    expect(slack.posts).toHaveLength(0);
+    const all = JSON.parse(
+      await cli("--now", "2026-03-01T00:03:00Z", "--commit", "outbox", "flush", "--all", "--format", "json"),
+    );
+    expect(all).toMatchObject({ delivered: 1, notYetDue: 0, channels: { slack: { delivered: 1 } } });
+    expect(slack.posts).toHaveLength(1);
+  });
+
   it("rejects a bad --status", async () => {
     await expect(cli("outbox", "list", "--status", "stuck")).rejects.toThrow("--status: stuck is not one of");
   });

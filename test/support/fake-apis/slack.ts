@@ -5,9 +5,15 @@ import { type FakeServer, need, parseJson, type Recorded, startFake } from "./se
 // bearer token; errors come back as HTTP 200 with ok:false, rate limits as 429 + Retry-After.
 
 export interface SlackPost {
+  /** As the client named it (#name or id). */
   channel: string;
+  /** The conversation's id. */
+  channelId: string;
+  ts: string;
   text: string;
   blocks: { type: string; [k: string]: unknown }[];
+  /** Message metadata (https://api.slack.com/metadata/using): event_type and event_payload. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface FakeSlack extends FakeServer {
@@ -15,6 +21,10 @@ export interface FakeSlack extends FakeServer {
   webhookUrl: string;
   posts: SlackPost[];
   webhookPosts: { text: string; blocks: unknown[] }[];
+  /** The next n chat.postMessage calls post, then answer 503 as if the response were lost. */
+  loseResponses(n: number): void;
+  /** conversations.history answers this error (e.g. missing_scope) instead of messages. */
+  historyError?: string | undefined;
 }
 
 export async function startFakeSlack(opts: {
@@ -28,6 +38,16 @@ export async function startFakeSlack(opts: {
   const webhookPosts: { text: string; blocks: unknown[] }[] = [];
   const users = opts.users ?? {};
   const dms = new Map<string, string>();
+  let lose = 0;
+  // Every channel has an id and a name; the client may post by either, history wants the id.
+  const idOf = (c: string) => `C${Buffer.from(c).toString("hex").toUpperCase().slice(0, 10)}`;
+  const known = opts.channels.map((c) =>
+    /^[CG][A-Z0-9]+$/.test(c) ? { id: c, name: c.toLowerCase() } : { id: idOf(c), name: c.replace(/^#/, "") },
+  );
+  const resolveChannel = (c: string): string | undefined => {
+    if ([...dms.values()].includes(c)) return c;
+    return known.find((k) => k.id === c || k.name === c.replace(/^#/, ""))?.id;
+  };
 
   const args = (r: Recorded): Record<string, string> => {
     const type = r.headers["content-type"] ?? "";
@@ -42,7 +62,7 @@ export async function startFakeSlack(opts: {
     throw new Error("unreachable");
   };
 
-  const fake = await startFake("slack", (r) => {
+  const fake: FakeServer & { historyError?: string | undefined } = await startFake("slack", (r) => {
     if (r.path === "/webhook/T000/B000/secret") {
       need(r.method === "POST", "incoming webhooks take POST");
       const j = parseJson(r);
@@ -91,13 +111,61 @@ export async function startFakeSlack(opts: {
             }
           }
         }
-        const isDm = [...dms.values()].includes(a.channel);
-        if (!isDm && !opts.channels.includes(a.channel))
+        let metadata: SlackPost["metadata"];
+        if (a.metadata) {
+          const m = JSON.parse(a.metadata) as SlackPost["metadata"];
+          need(
+            typeof m?.event_type === "string" && /^[a-z0-9_]+$/.test(m.event_type),
+            "metadata.event_type is a lowercase word",
+          );
+          need(
+            m?.event_payload && typeof m.event_payload === "object",
+            "metadata.event_payload is an object",
+          );
+          metadata = m;
+        }
+        const channelId = resolveChannel(a.channel);
+        if (!channelId) return { status: 200, body: { ok: false, error: "channel_not_found" } };
+        const ts = `${1_700_000_000 + posts.length}.000100`;
+        posts.push({ channel: a.channel, channelId, ts, text: a.text ?? "", blocks, metadata });
+        if (lose > 0) {
+          lose--;
+          return { status: 503, body: "upstream timed out" };
+        }
+        return { status: 200, body: { ok: true, channel: channelId, ts } };
+      }
+      case "conversations.history": {
+        need(a.channel, "conversations.history needs channel");
+        need(/^[CGD][A-Z0-9]+$/.test(a.channel), "conversations.history takes a conversation id, not a name");
+        if (fake.historyError) return { status: 200, body: { ok: false, error: fake.historyError } };
+        if (!resolveChannel(a.channel))
           return { status: 200, body: { ok: false, error: "channel_not_found" } };
-        posts.push({ channel: a.channel, text: a.text ?? "", blocks });
+        const limit = Math.min(Number(a.limit ?? 100), 999);
+        const withMeta = a.include_all_metadata === "true";
+        const messages = posts
+          .filter((p) => p.channelId === a.channel)
+          .reverse()
+          .slice(0, limit)
+          .map((p) => ({
+            type: "message",
+            ts: p.ts,
+            text: p.text,
+            ...(withMeta && p.metadata ? { metadata: p.metadata } : {}),
+          }));
+        return { status: 200, body: { ok: true, messages, has_more: false } };
+      }
+      case "conversations.list": {
+        const limit = Math.min(Number(a.limit ?? 100), 1000);
+        const from = Number(a.cursor || 0);
+        const page = known.slice(from, from + limit);
+        const next = from + limit < known.length ? String(from + limit) : "";
         return {
           status: 200,
-          body: { ok: true, channel: a.channel, ts: `${1_700_000_000 + posts.length}.000100` },
+          body: {
+            ok: true,
+            channels: page.map((k) => ({ id: k.id, name: k.name, is_channel: true })),
+            response_metadata: { next_cursor: next },
+          },
         };
       }
       case "users.lookupByEmail": {
@@ -123,5 +191,8 @@ export async function startFakeSlack(opts: {
     webhookUrl: `${fake.url}/webhook/T000/B000/secret`,
     posts,
     webhookPosts,
+    loseResponses: (n: number) => {
+      lose = n;
+    },
   });
 }
