@@ -5,7 +5,7 @@ import { parseAllowlist } from "../../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../../src/allowlist/config.js";
 import { CHECKS } from "../../src/checks/registry.js";
 import { configSchema } from "../../src/config/schema.js";
-import { enabledEventChecks, eventHeaderFilter, eventRecordFilter } from "../../src/engine/events.js";
+import { enabledEventChecks, eventHeaderFilter } from "../../src/engine/events.js";
 import type { EventHeader } from "../../src/model/event.js";
 
 const allowlists = (accounts: Record<string, string[]> = {}): AllowlistSet => ({
@@ -89,26 +89,5 @@ describe("event pre-filters over headers", () => {
     expect(f(h({ sourceIp: "10.1.2.3", account: "999999999999" }))).toBe(true);
     expect(f(h({ accessKeyId: "ASIATEMPORARY0000001" }))).toBe(false);
     expect(f(h({ accessKeyId: "AKIALONGTERM00000001" }))).toBe(true);
-  });
-
-  it("keeps the raw-record filter for readers not yet on headers", () => {
-    const f = eventRecordFilter(config, allowlists());
-    const rec = (over: Record<string, unknown>) => ({
-      eventTime: "2024-03-15T09:15:00Z",
-      eventSource: "s3.amazonaws.com",
-      eventName: "GetObject",
-      sourceIPAddress: "203.0.113.9",
-      recipientAccountId: "123456789012",
-      userIdentity: { type: "IAMUser", accessKeyId: "AKIALONGTERM00000001", accountId: "123456789012" },
-      ...over,
-    });
-    expect(f(rec({}))).toBe(true);
-    expect(f(rec({ sourceIPAddress: "198.51.100.3" }))).toBe(false);
-    expect(f(rec({ userIdentity: { type: "AssumedRole", accessKeyId: "ASIATEMPORARY0000001" } }))).toBe(
-      false,
-    );
-    expect(
-      f(rec({ eventSource: "iam.amazonaws.com", eventName: "CreateUser", sourceIPAddress: "198.51.100.3" })),
-    ).toBe(true);
   });
 });
