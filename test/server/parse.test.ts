@@ -41,6 +41,7 @@ describe("intake bodies", () => {
     ];
     const doc = parseDocument(lines.join("\n"), "body");
     expect(doc.events).toHaveLength(1);
+    expect(doc.ignored).toBe(1);
     expect(doc.problems.map((p) => [p.line, p.error.slice(0, 12)])).toEqual([
       [4, "invalid JSON"],
       [5, "not a CloudT"],

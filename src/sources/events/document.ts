@@ -23,6 +23,8 @@ export interface DocumentSink {
   events: number;
   /** Records in the window that no check wants (not normalised). */
   skipped: number;
+  /** Well-formed events that are not IAM or sign-in events (an EC2 state change on a bus). */
+  ignored: number;
   problems: number;
   onProblem: (p: InputProblem) => void;
 }
@@ -44,6 +46,7 @@ export function newSink(
     batch: [],
     events: 0,
     skipped: 0,
+    ignored: 0,
     problems: 0,
     onProblem: opts.onProblem,
   };
@@ -63,7 +66,10 @@ export function moreProblems(s: DocumentSink): InputProblem | undefined {
 
 /** Adds one normalised result; true when the batch is full and must be handed on. */
 function emit(s: DocumentSink, n: IamEvent | InputProblem | null): boolean {
-  if (n === null) return false;
+  if (n === null) {
+    s.ignored++;
+    return false;
+  }
   if (isProblem(n)) {
     reportProblem(s, n);
     return false;
@@ -200,7 +206,7 @@ export function* readText(s: DocumentSink, text: string): Generator<IamEvent[], 
 export function eventsFromDocument(
   text: string,
   origin: string,
-): { events: IamEvent[]; problems: InputProblem[] } {
+): { events: IamEvent[]; problems: InputProblem[]; ignored: number } {
   const problems: InputProblem[] = [];
   const s = newSink(origin, { onProblem: (p) => problems.push(p) });
   const events: IamEvent[] = [];
@@ -209,5 +215,5 @@ export function eventsFromDocument(
   events.push(...s.batch);
   const more = moreProblems(s);
   if (more) problems.push(more);
-  return { events, problems };
+  return { events, problems, ignored: s.ignored };
 }
