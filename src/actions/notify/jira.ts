@@ -174,9 +174,9 @@ function issueOps(issues: IssuesClient): Pick<JiraApi, "get" | "create" | "trans
   };
 }
 
-function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
-  // Cloud: email + API token (basic). Server/DC: a personal access token as a bearer token.
-  const common = {
+/** jira.js client settings. Cloud: email + API token (basic). Server/DC: a personal access token as a bearer token. */
+export function jiraClientConfig(cfg: Pick<JiraSettings, "url" | "email" | "token">, timeoutMs: number) {
+  return {
     host: cfg.url,
     baseRequestConfig: {
       timeout: timeoutMs,
@@ -184,6 +184,10 @@ function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
     },
     ...(cfg.email ? { authentication: { basic: { email: cfg.email, apiToken: cfg.token } } } : {}),
   };
+}
+
+function jiraApi(cfg: JiraSettings, timeoutMs: number): JiraApi {
+  const common = jiraClientConfig(cfg, timeoutMs);
   const fields = ["status", "labels"];
   const any = z.unknown();
   if (cfg.apiVersion === 3) {

@@ -3,6 +3,7 @@ import { LogLevel, WebClient } from "@slack/web-api";
 import { Version2Client, Version3Client } from "jira.js";
 import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { Config } from "../../config/schema.js";
+import { jiraClientConfig } from "./jira.js";
 
 // Can iamwarden reach each configured channel? Each probe reads, never posts: Slack auth.test,
 // Jira's /myself, SNS GetTopicAttributes. PagerDuty and webhooks have no read, so their settings
@@ -52,14 +53,7 @@ async function probeSlack(s: NonNullable<Config["notify"]["slack"]>): Promise<Ch
 }
 
 async function probeJira(j: NonNullable<Config["notify"]["jira"]>): Promise<ChannelProbe> {
-  const common = {
-    host: j.url,
-    baseRequestConfig: {
-      timeout: TIMEOUT_MS,
-      ...(j.email ? {} : { headers: { Authorization: `Bearer ${j.token}` } }),
-    },
-    ...(j.email ? { authentication: { basic: { email: j.email, apiToken: j.token } } } : {}),
-  };
+  const common = jiraClientConfig(j, TIMEOUT_MS);
   try {
     const me =
       j.apiVersion === 3

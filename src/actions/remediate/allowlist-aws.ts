@@ -26,6 +26,7 @@ import type { Store } from "../../store/store.js";
 import { audited } from "./audited.js";
 import { sameDocument } from "./iam-state.js";
 import type { RollbackResult, VerifySettings } from "./types.js";
+import { rollbackResultOf } from "./types.js";
 
 // allowlist-aws: the policies of allowlist/aws-policy.ts in one account. A changed document is a
 // new policy version set as default (never an edit in place), so rollback can set the previous
@@ -324,14 +325,7 @@ export async function applyAwsAllowlist(
 /** Undoes one audited AWS allowlist change, only when the account still shows what it did. */
 export async function rollbackAwsEntry(ctx: AwsAllowlistContext, entry: AuditEntry): Promise<RollbackResult> {
   const { iam } = ctx;
-  const result = (status: RollbackResult["status"], message: string, auditId?: number): RollbackResult => ({
-    entryId: entry.id,
-    action: entry.action,
-    target: entry.target,
-    status,
-    message,
-    auditId,
-  });
+  const result = rollbackResultOf(entry);
   const undo = async (
     before: Record<string, unknown>,
     intent: Record<string, unknown>,

@@ -5,6 +5,7 @@ import type { AuditEntry } from "../../model/audit.js";
 import type { Store } from "../../store/store.js";
 import { audited } from "./audited.js";
 import type { RollbackResult } from "./types.js";
+import { rollbackResultOf } from "./types.js";
 
 // allowlist-ibm: an IBM Cloud account's IAM setting `allowed_ip_addresses` (a comma-separated
 // string of addresses, CIDRs and ranges). Written with If-Match set to the entity_tag read just
@@ -95,14 +96,7 @@ export async function applyIbmAllowlist(
 
 /** Puts the previous value back, only when the setting still holds what the entry wrote. */
 export async function rollbackIbmEntry(ctx: IbmAllowlistContext, entry: AuditEntry): Promise<RollbackResult> {
-  const result = (status: RollbackResult["status"], message: string, auditId?: number): RollbackResult => ({
-    entryId: entry.id,
-    action: entry.action,
-    target: entry.target,
-    status,
-    message,
-    auditId,
-  });
+  const result = rollbackResultOf(entry);
   const wrote = String(entry.intent.allowed_ip_addresses ?? "");
   const previous = String(entry.before.allowed_ip_addresses ?? "");
   const now = await ctx.ibm.getIdentitySettings(ctx.account);

@@ -22,6 +22,7 @@ import {
   userGroups,
 } from "./iam-state.js";
 import type { ActionContext, Applied, Planned, Recovered, RollbackResult } from "./types.js";
+import { rollbackResultOf } from "./types.js";
 
 // quarantine-user: a deny policy on an IAM user. A customer-managed policy, created if missing
 // and attached; when the user already has the most managed policies IAM allows (LimitExceeded),
@@ -286,14 +287,7 @@ export async function rollbackQuarantineEntry(
   ctx: ActionContext,
   entry: AuditEntry,
 ): Promise<RollbackResult> {
-  const result = (status: RollbackResult["status"], message: string, auditId?: number): RollbackResult => ({
-    entryId: entry.id,
-    action: entry.action,
-    target: entry.target,
-    status,
-    message,
-    auditId,
-  });
+  const result = rollbackResultOf(entry);
   const base = { action: `rollback:${entry.action}`, target: entry.target, success: "rolled-back" as const };
   const user = String(entry.intent.UserName ?? entry.target);
 

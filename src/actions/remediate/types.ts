@@ -121,3 +121,15 @@ export interface RemediationAction<T = unknown> {
   /** Whether a pending entry's change (forward or rollback) is in the account now. */
   recover(ctx: ActionContext, entry: AuditEntry): Promise<Recovered>;
 }
+
+/** The result of undoing one audit entry, in its words; `status` and `message` say how it went. */
+export const rollbackResultOf =
+  (entry: Pick<AuditEntry, "id" | "action" | "target">) =>
+  (status: RollbackStatus, message: string, auditId?: number): RollbackResult => ({
+    entryId: entry.id,
+    action: entry.action,
+    target: entry.target,
+    status,
+    message,
+    auditId,
+  });
