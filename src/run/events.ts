@@ -157,7 +157,10 @@ export async function runEvents(
   const { config, store } = ctx;
   const allowlists = opts.allowlists ?? configuredAllowlists(ctx);
   const checks = enabledEventChecks(config, allowlists);
-  if (config.checks["source-ip"]?.enabled && !allowlists)
+  // source-ip is always in the parsed config (with defaults): warn only when someone set it up
+  // (lists named for accounts or as the default) without the lists themselves.
+  const sip = config.checks["source-ip"];
+  if (sip?.enabled && !allowlists && (sip.default.length || Object.keys(sip.accounts).length))
     ctx.log.warn("source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run");
   const unreachable = new Set<string>();
   const admins = opts.admins ?? (await adminsOf(ctx, unreachable));

@@ -219,9 +219,9 @@ describe("runEvents", () => {
     }
   });
 
-  it("says through the log that source-ip without allowlists does not run", async () => {
+  it("says through the log that source-ip set up without allowlists does not run", async () => {
     const loaded: LoadedConfig = {
-      config: configSchema.parse({ checks: { "source-ip": { enabled: true } } }),
+      config: configSchema.parse({ checks: { "source-ip": { default: ["office"] } } }),
       baseDir: dir,
       source: "flag",
       deferred: [],
@@ -238,6 +238,20 @@ describe("runEvents", () => {
       expect(lines).toEqual([
         "warn: source-ip has no allowlists configured (checks.source-ip.allowlists); it does not run",
       ]);
+      // The default config has source-ip too, untouched: a replay without lists is not warned.
+      const quiet = logSink();
+      await runEvents(
+        createRunContext({
+          loaded: { ...loaded, config: configSchema.parse({}) },
+          store,
+          now: NOW,
+          actor: "svc",
+          log: quiet.log,
+        }),
+        (async function* () {})(),
+        { command: "test", notify: false },
+      );
+      expect(quiet.lines).toEqual([]);
     } finally {
       await store.close();
     }
