@@ -23,7 +23,7 @@ export function occurrenceId(job: JobName, scheduledFor: Date): string {
  * Replicas starting together on a fresh database create pg-boss's queues (DDL on one table) at
  * the same moment, and PostgreSQL may pick one of them as a deadlock victim: that step is retried.
  */
-export async function retryDeadlock<T>(step: () => Promise<T>, attempts = 6): Promise<T> {
+export async function retryDeadlock<T>(step: () => Promise<T>, attempts = 10): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await step();
@@ -70,12 +70,14 @@ export async function startCluster(
   for (const job of jobs) {
     const name = jobQueue(job);
     // A missed run is not retried: the next occurrence (or the misfire check at start) runs it.
-    await boss.createQueue(name, {
-      name,
-      policy: "singleton",
-      retryLimit: 0,
-      expireInSeconds: EXPIRE_SECONDS[job],
-    });
+    await retryDeadlock(() =>
+      boss.createQueue(name, {
+        name,
+        policy: "singleton",
+        retryLimit: 0,
+        expireInSeconds: EXPIRE_SECONDS[job],
+      }),
+    );
     await boss.work(
       name,
       { batchSize: 1, pollingIntervalSeconds: 1 },
