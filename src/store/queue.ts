@@ -78,7 +78,7 @@ async function startBoss(
   });
   boss.on("error", onError);
   try {
-    await boss.start();
+    await retryDeadlock(() => boss.start());
   } catch (e) {
     throw new Error(`${redactUrl(url)}: cannot start the scan queue (${(e as Error).message})`);
   }
@@ -89,7 +89,25 @@ const DEFAULTS = { retryLimit: 3, retryDelay: 60, retryBackoff: true, expireInSe
 
 async function ensureQueue(boss: PgBoss): Promise<void> {
   // Idempotent; an existing queue keeps its defaults, so options given now go on each job.
-  await boss.createQueue(ACCOUNT_SCAN_QUEUE, { name: ACCOUNT_SCAN_QUEUE, policy: "short", ...DEFAULTS });
+  await retryDeadlock(() =>
+    boss.createQueue(ACCOUNT_SCAN_QUEUE, { name: ACCOUNT_SCAN_QUEUE, policy: "short", ...DEFAULTS }),
+  );
+}
+
+/**
+ * Processes starting together on a fresh database create pg-boss's schema and queues at the same
+ * moment, and PostgreSQL may pick one as a deadlock victim: that step is tried again.
+ */
+export async function retryDeadlock<T>(step: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await step();
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (i >= attempts || !(err.code === "40P01" || /deadlock detected/.test(err.message))) throw e;
+      await new Promise((r) => setTimeout(r, 100 * i + Math.floor(Math.random() * 200)));
+    }
+  }
 }
 
 /** Per-job options: the account's singleton key and whatever the caller set. */
@@ -238,7 +256,9 @@ export type ReplayJob = z.infer<typeof replayJobSchema>;
 export type ReplayHandler = (job: ReplayJob, meta: ScanJob) => Promise<Record<string, unknown>>;
 
 async function ensureReplayQueue(boss: PgBoss): Promise<void> {
-  await boss.createQueue(EVENTS_REPLAY_QUEUE, { name: EVENTS_REPLAY_QUEUE, policy: "standard", ...DEFAULTS });
+  await retryDeadlock(() =>
+    boss.createQueue(EVENTS_REPLAY_QUEUE, { name: EVENTS_REPLAY_QUEUE, policy: "standard", ...DEFAULTS }),
+  );
 }
 
 /** Queues a replay's jobs; returns how many. */
