@@ -536,8 +536,10 @@ async function benchTree(layout: Layout, totalMb: number, rounds: number): Promi
 export async function main(): Promise<void> {
   const totalMb = Number(process.env.BENCH_EVENTS_MB ?? 1024);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-  await benchTree("small", totalMb, rounds);
-  await benchTree("large", totalMb, rounds);
+  // BENCH_EVENTS_TREES=small (or large) measures one tree only.
+  const trees = (process.env.BENCH_EVENTS_TREES ?? "small,large").split(",");
+  for (const layout of ["small", "large"] as const)
+    if (trees.includes(layout)) await benchTree(layout, totalMb, rounds);
   if (process.env.BENCH_DISTRIBUTED !== "0") await distributed(totalMb);
 }
 

@@ -9,7 +9,10 @@ const suites = [
   ["serve: intake events/s (HTTP, SQS) and event-to-quarantine latency", "./serve.js"],
 ] as const;
 
+// BENCH_ONLY=events (a word of the title) runs the matching suites only.
+const only = process.env.BENCH_ONLY;
 for (const [title, path] of suites) {
+  if (only && !title.startsWith(only)) continue;
   process.stdout.write(`\n=== ${title}\n`);
   const mod = (await import(path)) as { main: () => Promise<void> };
   await mod.main();

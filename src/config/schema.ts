@@ -2,7 +2,6 @@ import { z } from "zod";
 import { channelSettingsShape } from "../actions/notify/registry.js";
 import { allowlistsSchema } from "../allowlist/apply-config.js";
 import { CHECKS } from "../checks/registry.js";
-import { SEVERITIES } from "../model/finding.js";
 
 // One schema for the whole config. Every key is optional: an empty file (or no file) is valid.
 
@@ -19,8 +18,6 @@ const isoDate = z.union([z.string(), z.date()]).transform((v, ctx) => {
   }
   return d;
 });
-
-const severity = z.enum(SEVERITIES);
 
 export const awsSchema = z
   .object({

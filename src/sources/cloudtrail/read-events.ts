@@ -7,11 +7,8 @@ import {
   type DocumentSink,
   moreProblems,
   newSink,
-  type ParsedWhole,
-  parseWhole,
+  readBytes,
   readLines,
-  readWhole,
-  reportProblem,
   wholeDocument,
 } from "../events/document.js";
 import type { InputFile } from "./input-files.js";
@@ -113,8 +110,8 @@ async function readOne(s: DocumentSink, file: InputFile, opts: ReadOptions, push
   // Undecided: the first bytes, until there are enough to tell the format.
   const head: Buffer[] = [];
   let headSize = 0;
-  // Whole: decoded text, piece by piece (each buffer is released as soon as it is decoded).
-  const texts: string[] = [];
+  // Whole: the inflated bytes, read as one document at the end.
+  const whole: Buffer[] = [];
   let wholeSize = 0;
 
   const lines = async (text: string, final: boolean) => {
@@ -129,7 +126,7 @@ async function readOne(s: DocumentSink, file: InputFile, opts: ReadOptions, push
     wholeSize += chunk.length;
     if (wholeSize > maxWhole)
       throw new Error(`larger than ${maxWhole >> 20} MB uncompressed; use JSON lines`);
-    texts.push(decoder.write(chunk));
+    whole.push(chunk);
   };
   const decide = async () => {
     const start = Buffer.concat(head, Math.min(headSize, 4096)).toString("utf8");
@@ -152,26 +149,11 @@ async function readOne(s: DocumentSink, file: InputFile, opts: ReadOptions, push
     await lines(decoder.end(), true);
     return true;
   }
-  const tail = decoder.end();
-  if (tail) texts.push(tail);
-  const parsed = parseJoined(texts);
-  if (!parsed) return true;
-  if (!parsed.ok) {
-    reportProblem(s, { file: s.file, line: parsed.line, error: parsed.error });
-    return false;
-  }
-  for (const b of readWhole(s, parsed.value)) await push(b);
-  return true;
-}
-
-/**
- * Parses a file read whole. Its own frame, so that the file's text is garbage as soon as it is
- * parsed, not kept alive while its records are judged.
- */
-function parseJoined(texts: string[]): ParsedWhole {
-  const text = texts.length === 1 ? texts[0]! : texts.join("");
-  texts.length = 0;
-  return parseWhole(text);
+  const it = readBytes(s, whole.length === 1 ? whole[0]! : Buffer.concat(whole.splice(0)));
+  whole.length = 0;
+  let r = it.next();
+  for (; !r.done; r = it.next()) await push(r.value);
+  return r.value;
 }
 
 type Push = (batch: IamEvent[]) => Promise<void>;

@@ -1,5 +1,5 @@
 import type { HeaderFilter, IamEvent, InputProblem } from "../../model/event.js";
-import { isProblem, problemAt, type Where } from "./format.js";
+import { type EventFormat, isProblem, problemAt, type Where } from "./format.js";
 import { describeJsonError, syntaxErrorLine } from "./json.js";
 import { containerFormats, NOT_AN_EVENT, recordFormatOf } from "./registry.js";
 
@@ -98,6 +98,27 @@ export function readValue(s: DocumentSink, v: unknown, where: Where): boolean {
   return emit(s, valueResult(v, where));
 }
 
+/** The records of a container document, pre-filtered on headers. */
+function* readRecords(s: DocumentSink, f: EventFormat, records: unknown[]): Generator<IamEvent[]> {
+  const filter = s.filter;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    records[i] = undefined;
+    if (filter) {
+      const h = f.header(r);
+      if (h && !filter(h)) {
+        // A bad time is still reported: only a readable record is skipped.
+        const t = f.timeMs(r);
+        if (!Number.isNaN(t)) {
+          if (t >= s.since && t <= s.until) s.skipped++;
+          continue;
+        }
+      }
+    }
+    if (emit(s, f.normalise(r, { file: s.file, record: i }))) yield takeBatch(s);
+  }
+}
+
 /**
  * A document parsed whole: a container of records (pre-filtered on headers), an array of records,
  * or one record. Yields full batches; what is left stays in `s.batch`.
@@ -106,23 +127,7 @@ export function* readWhole(s: DocumentSink, v: unknown): Generator<IamEvent[]> {
   if (typeof v === "object" && v !== null && !Array.isArray(v)) {
     for (const f of containerFormats) {
       if (!f.detect(v)) continue;
-      const records = f.records!(v);
-      const filter = s.filter;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i];
-        if (filter) {
-          const h = f.header(r);
-          if (h && !filter(h)) {
-            // A bad time is still reported: only a readable record is skipped.
-            const t = f.timeMs(r);
-            if (!Number.isNaN(t)) {
-              if (t >= s.since && t <= s.until) s.skipped++;
-              continue;
-            }
-          }
-        }
-        if (emit(s, f.normalise(r, { file: s.file, record: i }))) yield takeBatch(s);
-      }
+      yield* readRecords(s, f, f.records!(v));
       return;
     }
   }
@@ -196,6 +201,20 @@ export function* readText(s: DocumentSink, text: string): Generator<IamEvent[], 
   }
   yield* readLines(s, text.split("\n"), 1);
   return true;
+}
+
+/**
+ * A whole document as bytes (a file read whole, inflated): its records straight from the bytes
+ * where a container format can find them there, else as text (see readText).
+ */
+export function* readBytes(s: DocumentSink, bytes: Buffer): Generator<IamEvent[], boolean> {
+  for (const f of containerFormats) {
+    const records = f.recordsFromBytes?.(bytes);
+    if (!records) continue;
+    yield* readRecords(s, f, records);
+    return true;
+  }
+  return yield* readText(s, bytes.toString("utf8"));
 }
 
 /**

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import { gunzipSync } from "node:zlib";
 import type { HeaderFilter, IamEvent, InputProblem } from "../../model/event.js";
-import { moreProblems, newSink, readText } from "./document.js";
+import { moreProblems, newSink, readBytes } from "./document.js";
 import { buildFilter, type FilterSpec } from "./filter-spec.js";
 import { describeReadError } from "./read-error.js";
 
@@ -85,7 +85,7 @@ export function readTask(task: WorkerTask, init: WorkerInit, filter: HeaderFilte
     }
     if (!gz && raw.length > init.maxBytes)
       return { seq: task.seq, events, problems, skipped: 0, bytes: 0, ok: false, tooLarge: true };
-    const it = readText(s, raw.toString("utf8"));
+    const it = readBytes(s, raw);
     let r = it.next();
     for (; !r.done; r = it.next()) for (const e of r.value) events.push(e);
     for (const e of s.batch) events.push(e);
