@@ -19,14 +19,7 @@ import { promisify } from "node:util";
 import { gunzipSync, gzip } from "node:zlib";
 import Table from "cli-table3";
 import pg from "pg";
-import { parseAllowlist } from "../src/allowlist/allowlist.js";
 import type { AllowlistSet } from "../src/allowlist/config.js";
-import { configSchema } from "../src/config/schema.js";
-import { eventHeaderFilter, runEventChecks } from "../src/engine/events.js";
-import { noRoutes } from "../src/engine/routing.js";
-import { discoverInputs } from "../src/sources/cloudtrail/input-files.js";
-import { readEventBatchesPooled } from "../src/sources/events/pool.js";
-import { openSqliteStore } from "../src/store/sqlite.js";
 
 // Event replay benchmark. Generates two CloudTrail archives (.json.gz, BENCH_EVENTS_MB uncompressed
 // each, 1 GB by default): an organisation trail's many small deliveries (2–64 KB compressed, in
@@ -350,8 +343,44 @@ async function floor(dir: string): Promise<PhaseResult> {
   };
 }
 
+/** The built modules (`npm run build`), as `iamwarden` runs them: worker threads start without tsx. */
+const built = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
+
+async function pipeline() {
+  const [allowlist, schema, events, routing, inputs, pool, sqlite] = await Promise.all([
+    import(built("allowlist/allowlist.js")) as Promise<typeof import("../src/allowlist/allowlist.js")>,
+    import(built("config/schema.js")) as Promise<typeof import("../src/config/schema.js")>,
+    import(built("engine/events.js")) as Promise<typeof import("../src/engine/events.js")>,
+    import(built("engine/routing.js")) as Promise<typeof import("../src/engine/routing.js")>,
+    import(built("sources/cloudtrail/input-files.js")) as Promise<
+      typeof import("../src/sources/cloudtrail/input-files.js")
+    >,
+    import(built("sources/events/pool.js")) as Promise<typeof import("../src/sources/events/pool.js")>,
+    import(built("store/sqlite.js")) as Promise<typeof import("../src/store/sqlite.js")>,
+  ]);
+  return {
+    ...allowlist,
+    ...schema,
+    ...events,
+    ...routing,
+    ...inputs,
+    ...pool,
+    ...sqlite,
+  };
+}
+
 /** The replay pipeline with every event check on, `workers` threads, into a temp SQLite store. */
 async function replay(dir: string, workers: number): Promise<PhaseResult> {
+  const {
+    parseAllowlist,
+    configSchema,
+    eventHeaderFilter,
+    runEventChecks,
+    noRoutes,
+    discoverInputs,
+    readEventBatchesPooled,
+    openSqliteStore,
+  } = await pipeline();
   const office = parseAllowlist("198.51.100.0/24\n10.1.0.0/16\n", "office", "office.lst").list;
   const allowlists: AllowlistSet = {
     lists: new Map([["office", office]]),
@@ -381,7 +410,7 @@ async function replay(dir: string, workers: number): Promise<PhaseResult> {
         onProblem,
         select: eventHeaderFilter(config, allowlists),
         filter: {
-          module: new URL("../src/engine/events.ts", import.meta.url).href,
+          module: built("engine/events.js"),
           name: "eventHeaderFilter",
           args: [config, allowlists],
         },
@@ -391,8 +420,8 @@ async function replay(dir: string, workers: number): Promise<PhaseResult> {
         onBytes: (n) => {
           compressed += n;
         },
-        // Worker threads start by loading their modules (through tsx's loader when run from
-        // source): the time to the first file read says what that costs.
+        // Worker threads start by loading their modules: the time to the first file read says
+        // what that costs.
         onFileDone: () => {
           firstFile ||= (performance.now() - started) / 1000;
         },
@@ -401,19 +430,13 @@ async function replay(dir: string, workers: number): Promise<PhaseResult> {
       { store, route: noRoutes, now: new Date("2024-04-01T00:00:00Z"), runId: "bench", allowlists },
     );
     const seconds = (performance.now() - started) / 1000;
-    // What the findings say, to compare worker counts: ids, severities and their events (without
-    // order: with no worker threads, files are read 4 at a time and their events interleave).
+    // What the findings say, to compare worker counts: everything but the run's own times.
     const digest = createHash("sha256")
       .update(
         JSON.stringify(
           r.findings
-            .map((f) => [
-              f.id,
-              f.severity,
-              f.status,
-              (f.details.events as { eventId: string }[]).map((e) => e.eventId),
-            ])
-            .sort(),
+            .map((f) => [f.id, f.severity, f.status, f.title, f.owner, f.details])
+            .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
         ),
       )
       .digest("hex")
@@ -606,7 +629,7 @@ async function distributed(totalMb: number): Promise<void> {
   }
   const dir = await generate(totalMb, "small");
   const s3 = await serveFolder(dir);
-  const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+  const main = fileURLToPath(built("cli/main.js"));
   const env = {
     ...process.env,
     AWS_ACCESS_KEY_ID: "AKIDBENCH",
@@ -640,7 +663,7 @@ async function distributed(totalMb: number): Promise<void> {
         ].join("\n"),
       );
       const workers = Array.from({ length: n }, () =>
-        spawn(process.execPath, ["--import", "tsx", main, "worker", "--config", config, "--no-notify"], {
+        spawn(process.execPath, [main, "worker", "--config", config, "--no-notify"], {
           env,
           stdio: ["ignore", "ignore", "pipe"],
         }),
@@ -664,8 +687,6 @@ async function distributed(totalMb: number): Promise<void> {
           const c = spawn(
             process.execPath,
             [
-              "--import",
-              "tsx",
               main,
               "events",
               "replay",

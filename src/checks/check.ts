@@ -108,10 +108,12 @@ export interface EventCheck<
   prefilter?(h: PrefilterHeader, ctx: C): boolean;
   judge(e: IamEvent, ctx: C): Candidate<D> | undefined;
   /**
-   * The fields of `next` that merging into an open finding's details `prev` changes, such as
-   * addresses gathered or a reason kept. `keepAdvice`: prev was more severe, keep its advice.
+   * The fields that merging two findings' details changes over those of the later one, such as
+   * addresses gathered or a reason kept. `earlier` holds older events than `later` (time, then
+   * event id), whatever order they were read in. `keepAdvice`: the earlier one was more severe,
+   * keep its advice.
    */
-  merge(prev: D, next: D, keepAdvice: boolean): Partial<D>;
+  merge(earlier: D, later: D, keepAdvice: boolean): Partial<D>;
 }
 
 /** Judges metric samples; a finding resolves when a later evaluation no longer yields it. */

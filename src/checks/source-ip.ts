@@ -29,6 +29,8 @@ const details = z.looseObject({
   sourceIp: z.string(),
   /** The addresses seen, latest last (at most MAX_IPS). */
   sourceIps: z.array(z.string()),
+  /** When each of them was last seen (ISO-8601): the order does not depend on the read order. */
+  addressesSeen: z.record(z.string(), z.string()).optional(),
   allowlists: z.array(z.string()),
   suggestedList: z.string().optional(),
   suggestedEntry: z.string().optional(),
@@ -223,6 +225,7 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Detai
       ...(e.principal.mfa !== undefined ? { mfa: e.principal.mfa } : {}),
       sourceIp: e.sourceIp,
       sourceIps: [e.sourceIp],
+      addressesSeen: { [e.sourceIp]: e.time.toISOString() },
       allowlists: names,
       ...(suggested ? { suggestedList: suggested, suggestedEntry: entry } : {}),
       advice,
@@ -259,12 +262,30 @@ function unjudgeable(e: IamEvent, actor: Actor, source: string, names: string[])
       ...(keyId ? { keyId } : {}),
       sourceIp: source,
       sourceIps: [source],
+      addressesSeen: { [source]: e.time.toISOString() },
       unparseableSource: true,
       allowlists: names,
       advice: `The record's source address ${shown} is not an IP address iamwarden can check against the allowlists (${names.join(", ")}); look at the raw record (event ${e.eventId}) to see where the call came from.`,
     },
     events: [eventSummary(e)],
   };
+}
+
+/**
+ * The latest MAX_IPS addresses of both, each at the time it was last seen (addresses of a finding
+ * stored before times were kept count as oldest).
+ */
+function mergeAddresses(a: Details, b: Details): Pick<Details, "sourceIps" | "addressesSeen"> {
+  const seen = new Map<string, string>();
+  for (const d of [a, b])
+    for (const ip of d.sourceIps) {
+      const t = d.addressesSeen?.[ip] ?? "";
+      if (t >= (seen.get(ip) ?? "")) seen.set(ip, t);
+    }
+  const latest = [...seen]
+    .sort((x, y) => (x[1] !== y[1] ? (x[1] < y[1] ? -1 : 1) : x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+    .slice(-MAX_IPS);
+  return { sourceIps: latest.map(([ip]) => ip), addressesSeen: Object.fromEntries(latest) };
 }
 
 export const sourceIp: EventCheck<"source-ip", typeof settings, Details, SourceIpSettings> = {
@@ -280,10 +301,8 @@ export const sourceIp: EventCheck<"source-ip", typeof settings, Details, SourceI
   prepare: (_s, env) => (env.allowlists?.lists.size ? sourceIpSettings(env.allowlists) : undefined),
   prefilter: sourceIpWants,
   judge: judgeSourceIp,
-  merge(prev, next, keepAdvice) {
-    const ips = [...prev.sourceIps];
-    for (const ip of next.sourceIps) if (!ips.includes(ip)) ips.push(ip);
-    return { ...(keepAdvice ? { advice: prev.advice } : {}), sourceIps: ips.slice(-MAX_IPS) };
+  merge(earlier, later, keepAdvice) {
+    return { ...(keepAdvice ? { advice: earlier.advice } : {}), ...mergeAddresses(earlier, later) };
   },
   summary: (d) =>
     `${d.actor === "human" ? "sign-in" : "credential use"} by ${d.username} from ${d.sourceIp}, outside ${d.allowlists.join(", ")}`,

@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import type { HeaderFilter, IamEvent } from "../model/event.js";
 import { type Candidate, type Finding, severityRank } from "../model/finding.js";
 import type { Store } from "../store/store.js";
+import { latestKey } from "./event-order.js";
 import { exceptionsFor, matchException } from "./exceptions.js";
 import { emptySummary, findingId, type PlanSummary, planReconcile } from "./reconcile.js";
 import type { Router } from "./routing.js";
@@ -109,33 +110,74 @@ function eventHeader(e: IamEvent): PrefilterHeader {
 }
 
 interface Pending {
-  candidates: Map<string, Candidate & { seen: Set<string> }>;
+  candidates: Map<string, Candidate & { seen: Set<string> } & Sighting>;
   events: number;
+}
+
+/** Where a finding's details and its title come from: its latest event, its headline event. */
+interface Sighting {
+  details: Record<string, unknown>;
+  /** eventKey of the latest event. */
+  latest: string;
+  /** eventKey of the event whose title and advice the finding shows (`details.headline`). */
+  headline: string;
 }
 
 const eventIdOf = (e: Record<string, unknown> | undefined) =>
   typeof e?.eventId === "string" ? e.eventId : undefined;
 
+/**
+ * Merges two sightings of one finding so that the result does not depend on which was read
+ * first: details of the latest event, merged with the earlier's by the check; title and advice of
+ * the latest event at the highest severity. `severityOrder`: a's rank minus b's.
+ */
+function mergeSightings(check: EventCheck, a: Sighting, b: Sighting, severityOrder: number) {
+  const bLater = b.latest >= a.latest;
+  const [earlier, later] = bLater ? [a, b] : [b, a];
+  const titleFromA = severityOrder > 0 || (severityOrder === 0 && a.headline > b.headline);
+  const headline = titleFromA ? a.headline : b.headline;
+  const merged = check.merge(earlier.details, later.details, titleFromA === bLater);
+  return {
+    details: { ...later.details, ...merged, headline },
+    latest: bLater ? b.latest : a.latest,
+    headline,
+    titleFromA,
+    bLater,
+  };
+}
+
 function addCandidate(p: Pending, c: Candidate, check: EventCheck): void {
   // Pending is per account: check and resource name the finding (hashing waits for the store).
   const id = `${c.check}\0${c.resource}`;
   const eventId = eventIdOf(c.events?.[0]);
+  const latest = latestKey(c.events);
   const prev = p.candidates.get(id);
   if (!prev) {
-    p.candidates.set(id, { ...c, events: [...(c.events ?? [])], seen: new Set(eventId ? [eventId] : []) });
+    p.candidates.set(id, {
+      ...c,
+      details: { ...c.details, headline: latest },
+      events: [...(c.events ?? [])],
+      seen: new Set(eventId ? [eventId] : []),
+      latest,
+      headline: latest,
+    });
     p.events++;
     return;
   }
   // The same record read twice (overlapping inputs) counts once.
   if (eventId && prev.seen.has(eventId)) return;
   if (eventId) prev.seen.add(eventId);
-  const lower = severityRank(c.severity) < severityRank(prev.severity);
-  if (!lower) {
+  const order = severityRank(prev.severity) - severityRank(c.severity);
+  const m = mergeSightings(check, prev, { details: c.details, latest, headline: latest }, order);
+  if (!m.titleFromA) {
     prev.severity = c.severity;
     prev.title = c.title;
   }
-  // Merged in place: this runs once per occurrence, and most are of a few busy principals.
-  Object.assign(prev.details, c.details, check.merge(prev.details, c.details, lower));
+  // Who it is (an IAM user's name or ARN) as the latest event names them.
+  if (m.bLater) prev.owner = c.owner;
+  prev.details = m.details;
+  prev.latest = m.latest;
+  prev.headline = m.headline;
   prev.events?.push(...(c.events ?? []));
   p.events++;
 }
@@ -143,7 +185,8 @@ function addCandidate(p: Pending, c: Candidate, check: EventCheck): void {
 /**
  * Prepares a batch against what the store holds: drops occurrences the finding already keeps
  * (replaying the same archive twice does not double-count), keeps the highest severity an open
- * finding reached, and lets the check merge what it gathers (addresses, reasons).
+ * finding reached, and lets the check merge what it gathers (addresses, reasons), the details of
+ * the latest event last.
  */
 function againstExisting(
   candidates: Candidate[],
@@ -159,18 +202,36 @@ function againstExisting(
       out.push(c);
       continue;
     }
-    const kept = new Set(
-      (Array.isArray(prev.details.events) ? prev.details.events : []).map(eventIdOf).filter(Boolean),
-    );
+    const stored = (Array.isArray(prev.details.events) ? prev.details.events : []) as Record<
+      string,
+      unknown
+    >[];
+    const kept = new Set(stored.map(eventIdOf).filter(Boolean));
     const events = (c.events ?? []).filter((e) => !kept.has(eventIdOf(e)));
     if (!events.length) continue;
-    const keepPrev = prev.status === "open" && severityRank(prev.severity) > severityRank(c.severity);
+    // An open finding keeps the highest severity it reached; a closed one starts again.
+    const order = prev.status === "open" ? severityRank(prev.severity) - severityRank(c.severity) : -1;
     // A stored finding of another shape (an older version's) has nothing to merge.
     const parsed = check.details.safeParse(prev.details);
-    const details = parsed.success
-      ? { ...c.details, ...check.merge(parsed.data, c.details, keepPrev) }
-      : c.details;
-    out.push({ ...c, ...(keepPrev ? { severity: prev.severity, title: prev.title } : {}), details, events });
+    if (!parsed.success) {
+      out.push({ ...c, events });
+      continue;
+    }
+    const latest = latestKey(stored);
+    const headline = typeof prev.details.headline === "string" ? prev.details.headline : latest;
+    const m = mergeSightings(
+      check,
+      { details: parsed.data as Record<string, unknown>, latest, headline },
+      { details: c.details, latest: latestKey(c.events), headline: String(c.details.headline ?? "") },
+      order,
+    );
+    out.push({
+      ...c,
+      ...(m.bLater ? {} : { owner: prev.owner }),
+      ...(m.titleFromA ? { severity: prev.severity, title: prev.title } : {}),
+      details: m.details,
+      events,
+    });
   }
   return out;
 }
@@ -199,7 +260,9 @@ export async function runEventChecks(
     const p = pending.get(account);
     pending.delete(account);
     if (!p?.candidates.size) return;
-    const candidates: Candidate[] = [...p.candidates.values()].map(({ seen: _seen, ...c }) => c);
+    const candidates: Candidate[] = [...p.candidates.values()].map(
+      ({ seen: _seen, latest: _latest, headline: _headline, ...c }) => c,
+    );
     const entries = exceptionsFor(config.exceptions, account);
     const changes = new Map<string, FindingChange>();
     const result = await deps.store.reconcile({ account, checks }, (existing) => {

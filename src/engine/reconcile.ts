@@ -9,6 +9,7 @@ import {
 import type { NotifyEvent } from "../model/outbox.js";
 import type { ReconcilePlan } from "../store/store.js";
 import { HOUR_MS } from "../util/time.js";
+import { keptEvents } from "./event-order.js";
 import { enqueue } from "./outbox.js";
 import { onHold } from "./remediation.js";
 import type { Router } from "./routing.js";
@@ -18,9 +19,6 @@ export function findingId(check: string, account: string, resource: string): str
   const h = createHash("sha256").update(`${check}\0${account}\0${resource}`).digest("hex").slice(0, 12);
   return `${check}/${account}/${h}`;
 }
-
-/** How many occurrences an event finding keeps in its details (the count keeps growing). */
-export const MAX_EVENTS_KEPT = 50;
 
 export interface PlanInput {
   account: string;
@@ -126,7 +124,7 @@ export function planReconcile(
     const suppressedBy = input.suppress(c);
     const prev = byId.get(id);
     const kept: unknown[] = Array.isArray(prev?.details.events) ? prev.details.events : [];
-    const events = c.events?.length ? [...kept, ...c.events].slice(-MAX_EVENTS_KEPT) : undefined;
+    const events = c.events?.length ? keptEvents(kept as Record<string, unknown>[], c.events) : undefined;
     const counted = typeof prev?.details.eventCount === "number" ? prev.details.eventCount : 0;
     const eventCount = counted + (c.events?.length ?? 0);
     const details = events ? { ...c.details, events, eventCount } : c.details;

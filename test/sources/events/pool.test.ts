@@ -233,3 +233,48 @@ describe("header pre-filters", () => {
     expect(turnedDown).toBeGreaterThan(1000);
   });
 });
+
+describe("findings of events read in any order", () => {
+  // Worker threads, files read side by side and distributed jobs hand events on in any order:
+  // a finding (severity, title, details, the occurrences it keeps) depends only on which events
+  // it saw.
+  const events = generated(4000)
+    .map((r) => fromCloudTrailRecord(r))
+    .filter((e): e is IamEvent => typeof e !== "string");
+
+  async function judged(order: IamEvent[]) {
+    const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "iamwarden-order-")), "store.db"));
+    try {
+      // Small batches: findings are merged within a batch and against the store across batches.
+      const batches = (async function* () {
+        for (let i = 0; i < order.length; i += 97) yield order.slice(i, i + 97);
+      })();
+      await runEventChecks(batches, config, {
+        store,
+        route: noRoutes,
+        now: NOW,
+        runId: "r1",
+        allowlists,
+        batchEvents: 150,
+      });
+      return (await store.listFindings()).sort((a, b) => (a.id < b.id ? -1 : 1));
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("are the same read in time order, reversed or shuffled", async () => {
+    const inOrder = await judged(events);
+    const r = prng(99);
+    const shuffled = [...events];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    expect(inOrder.length).toBeGreaterThan(5);
+    // Findings that gathered more occurrences than they keep are in the comparison.
+    expect(inOrder.some((f) => (f.details.eventCount as number) > 50)).toBe(true);
+    expect(await judged([...events].reverse())).toEqual(inOrder);
+    expect(await judged(shuffled)).toEqual(inOrder);
+  }, 60_000);
+});
