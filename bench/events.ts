@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -16,10 +15,9 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { gunzipSync, gzip } from "node:zlib";
+import { gzip } from "node:zlib";
 import Table from "cli-table3";
 import pg from "pg";
-import type { AllowlistSet } from "../src/allowlist/config.js";
 
 // Event replay benchmark. Generates two CloudTrail archives (.json.gz, BENCH_EVENTS_MB uncompressed
 // each, 1 GB by default): an organisation trail's many small deliveries (2–64 KB compressed, in
@@ -300,6 +298,10 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** The built CLI (`npm run build`), as users run it. */
+const built = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
+
+/** What bench/events-phase.mjs prints. */
 interface PhaseResult {
   events: number;
   bytes: number;
@@ -313,157 +315,18 @@ interface PhaseResult {
   firstFile?: number;
 }
 
-const cpu = () => {
-  const u = process.resourceUsage();
-  return (u.userCPUTime + u.systemCPUTime) / 1e6;
-};
-
-/** The single-thread floor: read, gunzip and JSON.parse every file, one after the other. */
-async function floor(dir: string): Promise<PhaseResult> {
-  const files = listFiles(dir);
-  let events = 0;
-  let bytes = 0;
-  let compressed = 0;
-  const started = performance.now();
-  for (const f of files) {
-    const gz = readFileSync(f);
-    compressed += gz.length;
-    const text = gunzipSync(gz).toString("utf8");
-    bytes += text.length;
-    events += (JSON.parse(text) as { Records: unknown[] }).Records.length;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    events,
-    bytes,
-    compressed,
-    seconds,
-    cpuSeconds: cpu(),
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
-  };
-}
-
-/** The built modules (`npm run build`), as `iamwarden` runs them: worker threads start without tsx. */
-const built = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
-
-async function pipeline() {
-  const [allowlist, schema, events, routing, inputs, pool, sqlite] = await Promise.all([
-    import(built("allowlist/allowlist.js")) as Promise<typeof import("../src/allowlist/allowlist.js")>,
-    import(built("config/schema.js")) as Promise<typeof import("../src/config/schema.js")>,
-    import(built("engine/events.js")) as Promise<typeof import("../src/engine/events.js")>,
-    import(built("engine/routing.js")) as Promise<typeof import("../src/engine/routing.js")>,
-    import(built("sources/cloudtrail/input-files.js")) as Promise<
-      typeof import("../src/sources/cloudtrail/input-files.js")
-    >,
-    import(built("sources/events/pool.js")) as Promise<typeof import("../src/sources/events/pool.js")>,
-    import(built("store/sqlite.js")) as Promise<typeof import("../src/store/sqlite.js")>,
-  ]);
-  return {
-    ...allowlist,
-    ...schema,
-    ...events,
-    ...routing,
-    ...inputs,
-    ...pool,
-    ...sqlite,
-  };
-}
-
-/** The replay pipeline with every event check on, `workers` threads, into a temp SQLite store. */
-async function replay(dir: string, workers: number): Promise<PhaseResult> {
-  const {
-    parseAllowlist,
-    configSchema,
-    eventHeaderFilter,
-    runEventChecks,
-    noRoutes,
-    discoverInputs,
-    readEventBatchesPooled,
-    openSqliteStore,
-  } = await pipeline();
-  const office = parseAllowlist("198.51.100.0/24\n10.1.0.0/16\n", "office", "office.lst").list;
-  const allowlists: AllowlistSet = {
-    lists: new Map([["office", office]]),
-    defaultNames: ["office"],
-    accounts: {},
-  };
-  const config = configSchema.parse({
-    checks: {
-      "iam-change": { adminUsers: ["admin-0", "admin-1", "admin-2"] },
-      "source-ip": { allowlists: { office: "office.lst" }, default: ["office"] },
-    },
-  });
-  const dbDir = join(tmpdir(), `iamwarden-bench-events-db-${process.pid}`);
-  mkdirSync(dbDir, { recursive: true });
-  const store = openSqliteStore(join(dbDir, "store.db"));
-  const onProblem = (p: { file: string; error: string }) => process.stderr.write(`${p.file}: ${p.error}\n`);
-  let skipped = 0;
-  let compressed = 0;
-  let firstFile = 0;
-  const started = performance.now();
-  try {
-    const r = await runEventChecks(
-      readEventBatchesPooled(discoverInputs([dir], { onProblem }), {
-        workers,
-        minFiles: 0,
-        concurrency: CONCURRENCY,
-        onProblem,
-        select: eventHeaderFilter(config, allowlists),
-        filter: {
-          module: built("engine/events.js"),
-          name: "eventHeaderFilter",
-          args: [config, allowlists],
-        },
-        onSkipped: (n) => {
-          skipped += n;
-        },
-        onBytes: (n) => {
-          compressed += n;
-        },
-        // Worker threads start by loading their modules: the time to the first file read says
-        // what that costs.
-        onFileDone: () => {
-          firstFile ||= (performance.now() - started) / 1000;
-        },
-      }),
-      config,
-      { store, route: noRoutes, now: new Date("2024-04-01T00:00:00Z"), runId: "bench", allowlists },
-    );
-    const seconds = (performance.now() - started) / 1000;
-    // What the findings say, to compare worker counts: everything but the run's own times.
-    const digest = createHash("sha256")
-      .update(
-        JSON.stringify(
-          r.findings
-            .map((f) => [f.id, f.severity, f.status, f.title, f.owner, f.details])
-            .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
-        ),
-      )
-      .digest("hex")
-      .slice(0, 12);
-    return {
-      events: r.events + skipped,
-      bytes: 0,
-      compressed,
-      seconds,
-      cpuSeconds: cpu(),
-      maxRssMb: process.resourceUsage().maxRSS / 1024,
-      findings: r.findings.length,
-      digest,
-      firstFile,
-    };
-  } finally {
-    await store.close();
-    rmSync(dbDir, { recursive: true, force: true });
-  }
-}
-
-/** Runs one phase in a fresh process, so that its peak RSS is its own. */
+/** Runs one phase in a fresh process (bench/events-phase.mjs), so that its peak RSS is its own. */
 function inChild(phase: string, dir: string, workers = 0): Promise<PhaseResult> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), "--phase", phase, dir, String(workers)],
+      [
+        fileURLToPath(new URL("./events-phase.mjs", import.meta.url)),
+        phase,
+        dir,
+        String(workers),
+        String(CONCURRENCY),
+      ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
@@ -733,11 +596,4 @@ async function distributed(totalMb: number): Promise<void> {
   );
 }
 
-const phaseAt = process.argv.indexOf("--phase");
-if (phaseAt > 0) {
-  const phase = process.argv[phaseAt + 1];
-  const dir = process.argv[phaseAt + 2]!;
-  const workers = Number(process.argv[phaseAt + 3] ?? 0);
-  const result = phase === "floor" ? await floor(dir) : await replay(dir, workers);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

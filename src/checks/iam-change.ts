@@ -68,6 +68,8 @@ const details = z.looseObject({
   /** At least one call the finding gathered succeeded (whatever the last one did). */
   succeeded: z.boolean().optional(),
   criticalReason: z.string().optional(),
+  /** When the call that made it critical was made (the earliest such call's reason is kept). */
+  criticalAt: z.string().optional(),
   advice: z.string(),
   quarantine: z.boolean(),
 });
@@ -227,7 +229,7 @@ export function judgeIamChange(e: IamEvent, s: IamChangeSettings): Candidate<Det
       lastAction: e.action,
       lastOutcome: e.outcome,
       ...(ok ? { succeeded: true } : {}),
-      ...(critical ? { criticalReason: critical } : {}),
+      ...(critical ? { criticalReason: critical, criticalAt: e.time.toISOString() } : {}),
       advice: ok
         ? `Check with ${who} that the calls listed were intended; revert those that were not${s.quarantine ? "" : " and consider quarantining the user"}. Changes to IAM belong to administrators${s.adminGroup ? ` (group ${s.adminGroup})` : ""}.`
         : `${who} tried IAM changes that were denied: check with them why, and whether their credentials are in someone else's hands.`,
@@ -265,14 +267,18 @@ export const iamChange: EventCheck<"iam-change", typeof settings, Details, IamCh
   },
   prefilter: (h, s) => h.provider === "aws" && (LIFTS.has(h.action) || actionSet(s.actions).has(h.action)),
   judge: judgeIamChange,
-  merge(prev, next, keepAdvice) {
-    // The reason it became critical stays with the finding.
-    const criticalReason = prev.criticalReason ?? next.criticalReason;
+  merge(earlier, later, keepAdvice) {
+    // The reason it became critical (the earliest critical call's) stays with the finding.
+    const critical = [earlier, later]
+      .filter((d) => d.criticalReason)
+      .sort((a, b) =>
+        (a.criticalAt ?? "") + a.criticalReason < (b.criticalAt ?? "") + b.criticalReason ? -1 : 1,
+      )[0];
     // A call that succeeded stays known when later ones are denied (the quarantine hook acts on it).
-    const succeeded = prev.succeeded || next.succeeded;
+    const succeeded = earlier.succeeded || later.succeeded;
     return {
-      ...(keepAdvice ? { advice: prev.advice } : {}),
-      ...(criticalReason ? { criticalReason } : {}),
+      ...(keepAdvice ? { advice: earlier.advice } : {}),
+      ...(critical ? { criticalReason: critical.criticalReason, criticalAt: critical.criticalAt } : {}),
       ...(succeeded ? { succeeded } : {}),
     };
   },

@@ -160,7 +160,15 @@ function generated(n: number): unknown[] {
         accessKeyId: maybe(pick(["AKIAEXAMPLE0000000001", "ASIAEXAMPLE0000000001", ""])),
         invokedBy: r() < 0.2 ? "cloudformation.amazonaws.com" : undefined,
       }),
-      requestParameters: maybe({ userName: "x", policyName: "iamwarden-quarantine" }),
+      requestParameters: maybe({
+        userName: pick(["x", "y", "z"]),
+        policyName: "iamwarden-quarantine",
+        policyArn: pick([
+          "arn:aws:iam::aws:policy/AdministratorAccess",
+          "arn:aws:iam::aws:policy/IAMFullAccess",
+          "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ]),
+      }),
       responseElements: r() < 0.5 ? { ConsoleLogin: pick(["Success", "Failure"]) } : null,
       errorCode: r() < 0.2 ? "AccessDenied" : undefined,
     });
