@@ -73,9 +73,17 @@ export async function* readEventBatchesPooled(
   yield* pooled(all, opts, workers);
 }
 
+/**
+ * A worker's young generation: a file's records die young, and V8's default (sized for a main
+ * thread on a large machine) lets each worker grow ~20 MB more before it collects, with no gain in
+ * speed (measured on the replay bench: 271 → 228 MB peak RSS at 2 workers, same time).
+ */
+const WORKER_YOUNG_MB = 24;
+
 /** A worker thread running `url`; from source (.ts), it registers the TypeScript loader first. */
 function startWorker(url: string): Worker {
-  if (!url.endsWith(".ts")) return new Worker(new URL(url));
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB };
+  if (!url.endsWith(".ts")) return new Worker(new URL(url), { resourceLimits });
   // The ESM entry of tsx's API (the CommonJS one cannot register hooks from an eval'd worker).
   const tsx = pathToFileURL(
     createRequire(import.meta.url)
@@ -83,7 +91,7 @@ function startWorker(url: string): Worker {
       .replace(/\.cjs$/, ".mjs"),
   );
   const code = `import(${JSON.stringify(tsx.href)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, resourceLimits });
 }
 
 interface Slot {
