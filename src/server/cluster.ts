@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import PgBoss from "pg-boss";
 import { redactUrl } from "../store/postgres.js";
+import { retryDeadlock } from "../store/queue.js";
 import type { JobName } from "./scheduler.js";
 
 // Scheduled jobs shared by the replicas of one PostgreSQL store, through pg-boss. Every replica's
@@ -17,22 +18,6 @@ export function occurrenceId(job: JobName, scheduledFor: Date): string {
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString("hex");
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
-}
-
-/**
- * Replicas starting together on a fresh database create pg-boss's queues (DDL on one table) at
- * the same moment, and PostgreSQL may pick one of them as a deadlock victim: that step is retried.
- */
-export async function retryDeadlock<T>(step: () => Promise<T>, attempts = 10): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await step();
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      if (i >= attempts || !(err.code === "40P01" || /deadlock detected/.test(err.message))) throw e;
-      await new Promise((r) => setTimeout(r, 100 * i + Math.floor(Math.random() * 200)));
-    }
-  }
 }
 
 export interface Cluster {

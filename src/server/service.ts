@@ -266,7 +266,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   const app = buildServer(ctx);
   try {
     if (pg && specs.length) {
-      const { retryDeadlock, startCluster } = await import("./cluster.js");
+      const { startCluster } = await import("./cluster.js");
       cluster = await startCluster(
         o.storeLocation,
         specs.map((s) => s.name),
@@ -274,7 +274,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
         (e) => log.warn({ err: e.message }, "job queue"),
       );
       if (specs.some((s) => s.name === "scan")) {
-        const { workAccountScans } = await import("../store/queue.js");
+        const { retryDeadlock, workAccountScans } = await import("../store/queue.js");
         accountWorkers = await retryDeadlock(() =>
           workAccountScans(
             o.storeLocation,
