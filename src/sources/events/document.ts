@@ -98,12 +98,16 @@ export function readValue(s: DocumentSink, v: unknown, where: Where): boolean {
   return emit(s, valueResult(v, where));
 }
 
-/** The records of a container document, pre-filtered on headers. */
-function* readRecords(s: DocumentSink, f: EventFormat, records: unknown[]): Generator<IamEvent[]> {
+/** `count` records of a container document, the i-th from `at(i)`, pre-filtered on headers. */
+function* readRecords(
+  s: DocumentSink,
+  f: EventFormat,
+  count: number,
+  at: (i: number) => unknown,
+): Generator<IamEvent[]> {
   const filter = s.filter;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    records[i] = undefined;
+  for (let i = 0; i < count; i++) {
+    const r = at(i);
     if (filter) {
       const h = f.header(r);
       if (h && !filter(h)) {
@@ -119,6 +123,45 @@ function* readRecords(s: DocumentSink, f: EventFormat, records: unknown[]): Gene
   }
 }
 
+/** Each record once, released as soon as it is read. */
+const taking = (records: unknown[]) => (i: number) => {
+  const r = records[i];
+  records[i] = undefined;
+  return r;
+};
+
+/**
+ * A container document read piece by piece from its bytes (see EventFormat.recordPieces): what
+ * it yields is held back until every piece has parsed, so that a document that is not what the
+ * cut assumed leaves `s` untouched (false) and is parsed whole instead.
+ */
+function readPieces(s: DocumentSink, f: EventFormat, bytes: Buffer, pieces: number[]): IamEvent[] | false {
+  const held: InputProblem[] = [];
+  const t: DocumentSink = {
+    ...s,
+    batch: [],
+    events: 0,
+    skipped: 0,
+    ignored: 0,
+    problems: 0,
+    onProblem: (p) => held.push(p),
+  };
+  const events: IamEvent[] = [];
+  try {
+    const at = (i: number) => JSON.parse(bytes.toString("utf8", pieces[2 * i], pieces[2 * i + 1])) as unknown;
+    for (const b of readRecords(t, f, pieces.length / 2, at)) for (const e of b) events.push(e);
+  } catch (e) {
+    if (e instanceof SyntaxError) return false;
+    throw e;
+  }
+  for (const e of t.batch) events.push(e);
+  s.skipped += t.skipped;
+  s.ignored += t.ignored;
+  for (const p of held) reportProblem(s, p);
+  s.problems += t.problems - held.length;
+  return events;
+}
+
 /**
  * A document parsed whole: a container of records (pre-filtered on headers), an array of records,
  * or one record. Yields full batches; what is left stays in `s.batch`.
@@ -127,7 +170,8 @@ export function* readWhole(s: DocumentSink, v: unknown): Generator<IamEvent[]> {
   if (typeof v === "object" && v !== null && !Array.isArray(v)) {
     for (const f of containerFormats) {
       if (!f.detect(v)) continue;
-      yield* readRecords(s, f, f.records!(v));
+      const records = f.records!(v);
+      yield* readRecords(s, f, records.length, taking(records));
       return;
     }
   }
@@ -209,9 +253,11 @@ export function* readText(s: DocumentSink, text: string): Generator<IamEvent[], 
  */
 export function* readBytes(s: DocumentSink, bytes: Buffer): Generator<IamEvent[], boolean> {
   for (const f of containerFormats) {
-    const records = f.recordsFromBytes?.(bytes);
-    if (!records) continue;
-    yield* readRecords(s, f, records);
+    const pieces = f.recordPieces?.(bytes);
+    if (!pieces) continue;
+    const events = readPieces(s, f, bytes, pieces);
+    if (!events) break;
+    for (const e of events) if (emit(s, e)) yield takeBatch(s);
     return true;
   }
   return yield* readText(s, bytes.toString("utf8"));

@@ -21,10 +21,12 @@ export interface EventFormat {
    */
   records?(doc: unknown): unknown[];
   /**
-   * The same records as `records(JSON.parse(bytes))`, read without parsing the document whole
-   * (faster); undefined when it cannot tell, and the document is parsed whole.
+   * Byte ranges [start, end, start, end, …] of what may be the records of a document, to read it
+   * record by record instead of as one document-sized string (faster). Taken only when every range
+   * parses on its own, and then it must give the records of `records(JSON.parse(bytes))`;
+   * undefined when the bytes are not of that shape.
    */
-  recordsFromBytes?(bytes: Buffer): unknown[] | undefined;
+  recordPieces?(bytes: Buffer): number[] | undefined;
   /** What pre-filters read; undefined when it cannot be read cheaply (the record is normalised). */
   header(record: unknown): EventHeader | undefined;
   /** Milliseconds of the record's time (NaN when unreadable): skipped records are counted in the window. */

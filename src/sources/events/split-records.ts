@@ -9,8 +9,9 @@
 // `Records` holds exactly the values of p0…pn, in order (and UTF-8 text cut at an ASCII byte
 // decodes to the same characters as the whole). Where the document is cut does not matter for
 // that: a cut in the wrong place (inside a string, or before a nested object whose first key is
-// eventVersion) leaves a piece that does not parse, and then the caller parses the whole document
-// as before, with its errors and line numbers.
+// eventVersion) leaves a piece that does not parse, and then the reader parses the whole document
+// as before, with its errors and line numbers (see readBytes; nothing read from the pieces is
+// handed on until every piece has parsed).
 
 const PREFIX = Buffer.from('{"Records":[');
 /** Where CloudTrail starts every record; only a hint for where to cut (see above). */
@@ -41,7 +42,7 @@ export function recordPieces(bytes: Buffer): number[] | undefined {
   }
 }
 
-/** The records of a `{"Records":[…]}` document, or undefined: then parse it whole. */
+/** The records of a `{"Records":[…]}` document all at once, or undefined: the cut's specification. */
 export function recordsFromBytes(bytes: Buffer): unknown[] | undefined {
   const pieces = recordPieces(bytes);
   if (!pieces) return undefined;

@@ -1,5 +1,5 @@
 import type { EventFormat } from "../format.js";
-import { recordsFromBytes } from "../split-records.js";
+import { recordPieces } from "../split-records.js";
 import { cloudTrailRecord } from "./cloudtrail-record.js";
 
 // A CloudTrail log file as delivered to S3: `{"Records":[…]}`, one delivery of one account and
@@ -17,5 +17,5 @@ export const cloudTrailFile: EventFormat = {
     (o as { Records?: unknown }).Records = undefined;
     return records;
   },
-  recordsFromBytes,
+  recordPieces,
 };
