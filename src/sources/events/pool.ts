@@ -27,6 +27,8 @@ const TASK_FILES = 16;
 const TASK_BYTES = 8 * 1024 * 1024;
 /** Files handed out ahead of the oldest unfinished one, per worker (bounds results held for order). */
 const WINDOW_PER_WORKER = 64;
+/** S3 objects downloaded at once by this thread (a GET mostly waits on the network). */
+const FETCHES = 16;
 /** Whole files read by a worker: larger ones are streamed by this thread. */
 const WORKER_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -142,59 +144,72 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
   }
   const window = WINDOW_PER_WORKER * count;
 
-  // Hands files out in batches to the least busy worker, never more than `window` ahead.
+  // Hands files out in batches to the least busy worker, never more than `window` ahead. Objects
+  // without a local path (S3) are downloaded here, FETCHES at once, and handed out as they arrive.
+  let batch: WorkerTask[] = [];
+  let bytes = 0;
+  const send = () => {
+    if (!batch.length) return;
+    const p = pool.reduce((a, b) => (b.busy < a.busy ? b : a));
+    p.busy += batch.length;
+    const transfer = batch.flatMap((t) => (t.bytes ? [t.bytes.buffer as ArrayBuffer] : []));
+    p.w.postMessage({ tasks: batch }, transfer);
+    batch = [];
+    bytes = 0;
+  };
+  const add = (task: WorkerTask, size: number) => {
+    batch.push(task);
+    bytes += size;
+    // Keep every worker fed: a short batch to an idle worker, full ones otherwise.
+    const idle = pool.some((p) => p.busy === 0);
+    if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || idle) send();
+  };
+  for (const p of pool) p.w.on("message", () => send());
+  const fetches = new Set<Promise<void>>();
+  const fetch = (file: InputFile, seq: number) => {
+    const f: Promise<void> = bytesOf(file)
+      .then(
+        (b) => {
+          const own = new Uint8Array(b.byteLength);
+          own.set(b);
+          add({ seq, name: file.name, bytes: own }, own.byteLength);
+        },
+        (e) => {
+          // Read here and failed: reported like any unreadable file.
+          slots.get(seq)!.result = {
+            seq,
+            events: [],
+            problems: [{ file: file.name, error: (e as Error).message ?? String(e) }],
+            skipped: 0,
+            bytes: 0,
+            ok: false,
+          };
+        },
+      )
+      .finally(() => {
+        fetches.delete(f);
+        notify();
+      });
+    fetches.add(f);
+  };
   const feed = async () => {
-    let batch: WorkerTask[] = [];
-    let bytes = 0;
-    const send = () => {
-      if (!batch.length) return;
-      const p = pool.reduce((a, b) => (b.busy < a.busy ? b : a));
-      p.busy += batch.length;
-      const transfer = batch.flatMap((t) => (t.bytes ? [t.bytes.buffer as ArrayBuffer] : []));
-      p.w.postMessage({ tasks: batch }, transfer);
-      batch = [];
-      bytes = 0;
-    };
     try {
       for await (const file of files) {
-        while (!failure && nextSeq - emitSeq >= window) {
+        while (!failure && (nextSeq - emitSeq >= window || fetches.size >= FETCHES)) {
           send();
           await waitFor();
         }
         if (failure) return;
         const seq = nextSeq++;
         slots.set(seq, { file });
-        let task: WorkerTask;
-        if (file.path) task = { seq, name: file.name, path: file.path };
-        else {
-          try {
-            const b = await bytesOf(file);
-            const own = new Uint8Array(b.byteLength);
-            own.set(b);
-            task = { seq, name: file.name, bytes: own };
-          } catch (e) {
-            // Read here and failed: the worker reports it like any unreadable file.
-            slots.get(seq)!.result = {
-              seq,
-              events: [],
-              problems: [{ file: file.name, error: (e as Error).message ?? String(e) }],
-              skipped: 0,
-              bytes: 0,
-              ok: false,
-            };
-            notify();
-            continue;
-          }
-        }
-        batch.push(task);
-        bytes += file.size ?? task.bytes?.byteLength ?? 0;
-        // Keep every worker fed: a short batch to an idle worker, full ones otherwise.
-        const idle = pool.some((p) => p.busy === 0);
-        if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || idle) send();
+        if (file.path) add({ seq, name: file.name, path: file.path }, file.size ?? 0);
+        else fetch(file, seq);
       }
+      while (fetches.size && !failure) await waitFor();
       send();
     } catch (e) {
       opts.onProblem({ file: "(inputs)", error: (e as Error).message ?? String(e) });
+      while (fetches.size && !failure) await waitFor();
       send();
     } finally {
       fed = true;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -12,7 +12,7 @@ import { configSchema } from "../../../src/config/schema.js";
 import { eventHeaderFilter, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes } from "../../../src/engine/routing.js";
 import type { IamEvent, InputProblem } from "../../../src/model/event.js";
-import { discoverInputs } from "../../../src/sources/cloudtrail/input-files.js";
+import { discoverInputs, type InputFile } from "../../../src/sources/cloudtrail/input-files.js";
 import { readEventBatches } from "../../../src/sources/cloudtrail/read-events.js";
 import { cloudTrailHeader, fromCloudTrailRecord } from "../../../src/sources/cloudtrail/record.js";
 import { readEventBatchesPooled } from "../../../src/sources/events/pool.js";
@@ -48,7 +48,24 @@ const filterSpec = {
   args: [config, allowlists],
 };
 
-async function replay(workers: number) {
+/** The same files as S3 objects would come: no local path, read through open(); one unreadable. */
+async function* remote(files: AsyncIterable<InputFile>): AsyncGenerator<InputFile> {
+  let n = 0;
+  for await (const f of files) {
+    const path = f.path!;
+    yield { name: f.name, size: statSync(path).size, open: async () => createReadStream(path) };
+    if (++n === 2)
+      yield {
+        name: "s3://trail/broken.json.gz",
+        size: 10,
+        open: async () => {
+          throw new Error("socket hang up");
+        },
+      };
+  }
+}
+
+async function replay(workers: number, wrap = (f: AsyncIterable<InputFile>) => f) {
   const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "iamwarden-pool-")), "store.db"));
   const problems: InputProblem[] = [];
   const onProblem = (p: InputProblem) => problems.push(p);
@@ -62,7 +79,7 @@ async function replay(workers: number) {
     },
     onFileDone: (f: { name: string }, _n: number, ok: boolean) => files.push(`${f.name} ${ok}`),
   };
-  const discovered = discoverInputs(INPUTS, { onProblem });
+  const discovered = wrap(discoverInputs(INPUTS, { onProblem }));
   const batches =
     workers === 0
       ? readEventBatches(discovered, { ...opts, concurrency: 1 })
@@ -96,6 +113,16 @@ describe("replay in worker threads", () => {
     expect(pooled.files).toEqual(single.files);
     // The configured non-IAM action is judged too (the raw-record filter dropped it).
     expect(single.accounts.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("downloads objects without a local path (S3) side by side, in order, and reports one that fails", async () => {
+    const single = await replay(0, remote);
+    const pooled = await replay(2, remote);
+    expect(single.problems).toContainEqual({ file: "s3://trail/broken.json.gz", error: "socket hang up" });
+    expect(pooled.problems).toEqual(single.problems);
+    expect(pooled.files).toEqual(single.files);
+    expect(pooled.stored).toEqual(single.stored);
+    expect(pooled.stored).toEqual((await replay(0)).stored);
   }, 60_000);
 });
 
