@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -451,6 +452,8 @@ async function benchPostgres(): Promise<string | undefined> {
 /** A local S3 stand-in serving a folder (ListObjectsV2 pages of 1000, GetObject). */
 async function serveFolder(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
   const keys = listFiles(dir).map((f) => f.slice(dir.length + 1));
+  // Sizes and ETags as S3 lists them (replay hands objects of known size to its worker threads).
+  const sizes = new Map(keys.map((k) => [k, statSync(join(dir, k)).size]));
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const key = url.pathname.split("/").slice(2).map(decodeURIComponent).join("/");
@@ -463,7 +466,12 @@ async function serveFolder(dir: string): Promise<{ url: string; close: () => Pro
       res.writeHead(200, { "content-type": "application/xml" });
       res.end(
         `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bench</Name><KeyCount>${page.length}</KeyCount><IsTruncated>${more}</IsTruncated>${more ? `<NextContinuationToken>${start + page.length}</NextContinuationToken>` : ""}` +
-          page.map((k) => `<Contents><Key>${k}</Key><ETag>"${k.length}"</ETag></Contents>`).join("") +
+          page
+            .map(
+              (k) =>
+                `<Contents><Key>${k}</Key><ETag>"${k.length}"</ETag><Size>${sizes.get(k)}</Size></Contents>`,
+            )
+            .join("") +
           "</ListBucketResult>",
       );
       return;

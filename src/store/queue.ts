@@ -95,6 +95,34 @@ async function ensureQueue(boss: PgBoss): Promise<void> {
 }
 
 /**
+ * Takes a queue's jobs one at a time. pg-boss polls every `pollingIntervalSeconds` (2) and, after
+ * a job shorter than that, waits out the rest before asking again; a worker that has just finished
+ * a job asks again at once instead (a replay's day-long jobs take a second or two each, and the
+ * wait was most of a distributed replay's time).
+ */
+async function workEagerly<T>(
+  boss: PgBoss,
+  queue: string,
+  pollingIntervalSeconds: number | undefined,
+  run: (job: PgBoss.JobWithMetadata<unknown>) => Promise<T>,
+): Promise<void> {
+  let id: string | undefined;
+  id = await boss.work(
+    queue,
+    { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollingIntervalSeconds ?? 2 },
+    async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
+      const [job] = jobs;
+      if (!job) return undefined;
+      try {
+        return await run(job);
+      } finally {
+        if (id) boss.notifyWorker(id);
+      }
+    },
+  );
+}
+
+/**
  * Processes starting together on a fresh database create pg-boss's schema and queues at the same
  * moment, and PostgreSQL may pick one as a deadlock victim: that step is tried again.
  */
@@ -211,20 +239,8 @@ export async function workAccountScans(
     }
   };
 
-  for (let i = 0; i < options.concurrency; i++) {
-    await boss.work(
-      ACCOUNT_SCAN_QUEUE,
-      {
-        batchSize: 1,
-        includeMetadata: true,
-        pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
-      },
-      async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
-        const [job] = jobs;
-        return job ? runOne(job) : undefined;
-      },
-    );
-  }
+  for (let i = 0; i < options.concurrency; i++)
+    await workEagerly(boss, ACCOUNT_SCAN_QUEUE, options.pollingIntervalSeconds, runOne);
 
   return {
     async stop(timeoutMs = 30_000) {
@@ -363,14 +379,8 @@ export async function workReplayJobs(
     throw e;
   }
   for (let i = 0; i < options.concurrency; i++)
-    await boss.work(
-      EVENTS_REPLAY_QUEUE,
-      { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 },
-      async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
-        const [job] = jobs;
-        if (!job) return undefined;
-        return handler(replayJobSchema.parse(job.data), { id: job.id, attempt: job.retryCount + 1 });
-      },
+    await workEagerly(boss, EVENTS_REPLAY_QUEUE, options.pollingIntervalSeconds, (job) =>
+      handler(replayJobSchema.parse(job.data), { id: job.id, attempt: job.retryCount + 1 }),
     );
   return {
     async stop(timeoutMs = 30_000) {
