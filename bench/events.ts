@@ -515,7 +515,8 @@ async function distributed(totalMb: number): Promise<void> {
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
-    for (const n of [1, 2]) {
+    // 0: one `events replay s3://…` process without the queue, for reference.
+    for (const n of [0, 1, 2]) {
       const name = `iamwarden_bench_dist_${process.pid}_${n}`;
       await admin.query(`CREATE DATABASE ${name}`);
       const u = new URL(base);
@@ -562,7 +563,7 @@ async function distributed(totalMb: number): Promise<void> {
               "events",
               "replay",
               "s3://bench/AWSLogs/",
-              "--distributed",
+              ...(n ? ["--distributed"] : ["--no-notify"]),
               "--config",
               config,
               "--format",
@@ -578,14 +579,20 @@ async function distributed(totalMb: number): Promise<void> {
           c.on("close", () => done(o));
         });
         const seconds = (performance.now() - started) / 1000;
-        const r = JSON.parse(out) as { jobs: number; files: number; events: number; opened: number };
+        const r = JSON.parse(out) as {
+          jobs?: number;
+          files: number;
+          events: number;
+          opened?: number;
+          summary?: { opened: number };
+        };
         table.push([
-          `${n} worker process${n === 1 ? "" : "es"}`,
+          n ? `${n} worker process${n === 1 ? "" : "es"}` : "no queue: one replay process",
           seconds.toFixed(1),
-          r.jobs,
+          r.jobs ?? "",
           r.files,
           r.events.toLocaleString("en"),
-          r.opened,
+          r.opened ?? r.summary?.opened ?? "",
         ]);
       } finally {
         for (const w of workers) w.kill("SIGTERM");

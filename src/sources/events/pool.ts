@@ -96,6 +96,38 @@ function startWorker(url: string): Worker {
   return new Worker(code, { eval: true, resourceLimits });
 }
 
+/**
+ * Workers left idle by a replay, kept a minute for the next one in this process: a `worker` takes
+ * one account/region/day job after another, and starting threads for each cost a third of a
+ * second per job. Idle workers do not keep the process alive.
+ */
+const idle: { url: string; w: Worker; onExit: () => void }[] = [];
+const IDLE_MS = 60_000;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function takeWorker(url: string): Worker {
+  const i = idle.findIndex((x) => x.url === url);
+  if (i < 0) return startWorker(url);
+  const [x] = idle.splice(i, 1);
+  x!.w.off("exit", x!.onExit);
+  x!.w.ref();
+  return x!.w;
+}
+
+function keepWorker(url: string, w: Worker): void {
+  const onExit = () => {
+    const i = idle.findIndex((x) => x.w === w);
+    if (i >= 0) idle.splice(i, 1);
+  };
+  w.once("exit", onExit);
+  w.unref();
+  idle.push({ url, w, onExit });
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    for (const x of idle.splice(0)) void x.w.terminate();
+  }, IDLE_MS).unref();
+}
+
 interface Slot {
   file: InputFile;
   result?: WorkerResult | undefined;
@@ -110,9 +142,9 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
   };
   const url = siblingModule(import.meta.url, "./worker.js");
   const pool = Array.from({ length: count }, () => {
-    const w = startWorker(url);
+    const w = takeWorker(url);
     w.postMessage({ init });
-    return { w, busy: 0 };
+    return { w, busy: 0, broken: false, detach: [] as (() => void)[] };
   });
   const slots = new Map<number, Slot>();
   const large: InputFile[] = [];
@@ -126,9 +158,15 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
     for (const w of waiters.splice(0)) w();
   };
   const waitFor = () => new Promise<void>((r) => waiters.push(r));
+  const listen = <A extends unknown[]>(p: (typeof pool)[number], event: string, f: (...a: A) => void) => {
+    const g = f as unknown as (...a: unknown[]) => void;
+    p.w.on(event, g);
+    p.detach.push(() => p.w.off(event, g));
+  };
   for (const p of pool) {
-    p.w.on("message", (m: WorkerResult | { fatal: string }) => {
+    listen(p, "message", (m: WorkerResult | { fatal: string }) => {
       if ("fatal" in m) {
+        p.broken = true;
         failure ??= new Error(`replay worker: ${m.fatal}`);
       } else {
         p.busy--;
@@ -137,7 +175,8 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
       }
       notify();
     });
-    p.w.on("error", (e) => {
+    listen(p, "error", (e: Error) => {
+      p.broken = true;
       failure ??= e;
       notify();
     });
@@ -164,7 +203,7 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
     const idle = pool.some((p) => p.busy === 0);
     if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || idle) send();
   };
-  for (const p of pool) p.w.on("message", () => send());
+  for (const p of pool) listen(p, "message", () => send());
   const fetches = new Set<Promise<void>>();
   const fetch = (file: InputFile, seq: number) => {
     const f: Promise<void> = bytesOf(file)
@@ -252,7 +291,10 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
     failure ??= new Error("stopped");
     notify();
     await feeding;
-    await Promise.all(pool.map((p) => p.w.terminate()));
+    // A worker with nothing in hand is kept for the next replay; others are stopped.
+    for (const p of pool) for (const off of p.detach) off();
+    for (const p of pool) if (!p.busy && !p.broken) keepWorker(url, p.w);
+    await Promise.all(pool.filter((p) => p.busy || p.broken).map((p) => p.w.terminate()));
   }
   // Too large to read whole in a worker: streamed here, after the rest.
   if (large.length) {

@@ -115,6 +115,24 @@ describe("replay in worker threads", () => {
     expect(single.accounts.length).toBeGreaterThan(0);
   }, 60_000);
 
+  it("gives the next replay nothing of one that was stopped early (its idle workers are reused)", async () => {
+    const early = readEventBatchesPooled(discoverInputs(INPUTS, { onProblem: () => {} }), {
+      onProblem: () => {},
+      select: eventHeaderFilter(config, allowlists),
+      workers: 2,
+      minFiles: 0,
+      filter: filterSpec,
+    });
+    expect((await early.next()).done).toBe(false);
+    await early.return(undefined);
+    const single = await replay(0);
+    for (let i = 0; i < 3; i++) {
+      const again = await replay(2);
+      expect(again.stored).toEqual(single.stored);
+      expect(again.problems).toEqual(single.problems);
+    }
+  }, 60_000);
+
   it("downloads objects without a local path (S3) side by side, in order, and reports one that fails", async () => {
     const single = await replay(0, remote);
     const pooled = await replay(2, remote);
