@@ -2,20 +2,8 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Config } from "../config/schema.js";
 import { UserError } from "../errors.js";
-import {
-  type Allowlist,
-  type AllowlistError,
-  describeAllowlistError,
-  mergeAllowlists,
-  parseAllowlist,
-} from "./allowlist.js";
-
-/** The configured lists and which accounts they cover (`accounts[id]`, else `default`). */
-export interface AllowlistSet {
-  lists: Map<string, Allowlist>;
-  defaultNames: string[];
-  accounts: Record<string, string[]>;
-}
+import { type Allowlist, type AllowlistError, describeAllowlistError, parseAllowlist } from "./allowlist.js";
+import type { AllowlistSet } from "./set.js";
 
 export type SourceIpSettings = NonNullable<Config["checks"]["source-ip"]>;
 
@@ -80,26 +68,4 @@ export function loadAllowlists(settings: SourceIpSettings, resolvePath: (p: stri
     );
   }
   return set;
-}
-
-/** Names of the lists that apply to an account. */
-export function listNamesFor(set: AllowlistSet, account: string): string[] {
-  return set.accounts[account] ?? set.defaultNames;
-}
-
-/** The lists that apply to an account, merged into one for lookups; cached per account. */
-export function accountAllowlists(
-  set: AllowlistSet,
-): (account: string) => { merged: Allowlist; names: string[] } {
-  const cache = new Map<string, { merged: Allowlist; names: string[] }>();
-  return (account) => {
-    let hit = cache.get(account);
-    if (!hit) {
-      const names = listNamesFor(set, account);
-      const lists = names.map((n) => set.lists.get(n)).filter((l): l is Allowlist => Boolean(l));
-      hit = { merged: mergeAllowlists(names.join("+"), lists), names };
-      cache.set(account, hit);
-    }
-    return hit;
-  };
 }

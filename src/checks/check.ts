@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AllowlistSet } from "../allowlist/config.js";
+import type { AllowlistSet } from "../allowlist/set.js";
 import type { EventHeader, IamEvent } from "../model/event.js";
 import type { Candidate, Finding } from "../model/finding.js";
 import type { AccessKey, AccountSnapshot, IamUser, MetricSample } from "../model/observations.js";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type Allowlist, containsParsed } from "../allowlist/allowlist.js";
-import { type AllowlistSet, accountAllowlists } from "../allowlist/config.js";
 import { cidrRange, type ParsedIp, parseAddr, toParsedIp } from "../allowlist/ip.js";
+import { type AllowlistSet, accountAllowlists } from "../allowlist/set.js";
 import type { IamEvent } from "../model/event.js";
 import type { Candidate, Severity } from "../model/finding.js";
 import { maskKeyId } from "../util/mask.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import type { Cli } from "./io.js";
+import type { Cli, RegisterAll } from "./io.js";
 
-type CommandModule = { register(program: Command, cli: Cli): void };
+type CommandModule = { register(program: Command, cli: Cli, registerAll: RegisterAll): void };
 
 /**
  * Every command lives in its own file, named here once. Only the command being run is loaded:
@@ -34,5 +34,6 @@ export async function registerCommands(program: Command, cli: Cli, argv: string[
   const wanted = named ? [named] : versionOnly ? [] : Object.keys(COMMANDS);
   const modules = await Promise.all(wanted.map((name) => COMMANDS[name]!()));
   // One file may hold several commands (enqueue and worker): register each module once.
-  for (const m of new Set(modules)) m.register(program, cli);
+  const registerAll: RegisterAll = (p) => registerCommands(p, cli, []);
+  for (const m of new Set(modules)) m.register(program, cli, registerAll);
 }

@@ -1,6 +1,6 @@
 import type { Command, Option } from "commander";
 import { UserError } from "../errors.js";
-import type { Cli } from "./io.js";
+import type { Cli, RegisterAll } from "./io.js";
 
 // Shell completion generated from the commands themselves, so it never drifts from them. zsh
 // loads the bash function through bashcompinit, as many CLIs do.
@@ -74,18 +74,17 @@ complete -F _iamwarden iamwarden
 `;
 }
 
-export function register(program: Command, cli: Cli): void {
+export function register(program: Command, cli: Cli, registerAll: RegisterAll): void {
   program
     .command("completion <shell>")
     .description("print shell completion for bash or zsh")
     .action(async (shell: string) => {
       if (shell !== "bash" && shell !== "zsh") throw new UserError(`completion: bash or zsh, not ${shell}`);
       // Completion lists every command, so load them all (commands load lazily otherwise).
-      const { registerCommands } = await import("./commands.js");
       const { Command: C } = await import("commander");
       const full = new C("iamwarden");
       for (const o of program.options as readonly Option[]) full.addOption(o);
-      await registerCommands(full, cli, []);
+      await registerAll(full);
       cli.stdout.write(bashCompletion(full));
     });
 }

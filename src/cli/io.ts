@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import type { Command } from "commander";
 
 /** An output stream as the CLI uses it: written to, and asked whether it is a terminal (and how wide). */
 export type OutStream = Writable & { isTTY?: boolean | undefined; columns?: number | undefined };
@@ -20,3 +21,6 @@ export interface Cli extends CliIo {
 export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }
+
+/** Registers every command on `program`: for a command that lists them all (completion). */
+export type RegisterAll = (program: Command) => Promise<void>;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { channelSettingsShape } from "../actions/notify/registry.js";
 import { allowlistsSchema } from "../allowlist/apply-config.js";
 import { CHECKS } from "../checks/registry.js";
+import { awsSchema } from "./aws.js";
 
 // One schema for the whole config. Every key is optional: an empty file (or no file) is valid.
 
@@ -18,22 +19,6 @@ const isoDate = z.union([z.string(), z.date()]).transform((v, ctx) => {
   }
   return d;
 });
-
-export const awsSchema = z
-  .object({
-    region: z.string().default("us-east-1"),
-    endpoint: z.url().optional(),
-    mode: z.enum(["api", "credential-report", "auto"]).default("auto"),
-    profile: z.string().optional(),
-    maxAttempts: z.number().int().min(1).max(20).default(8),
-    /** Concurrent API calls within one account. */
-    concurrency: z.number().int().min(1).max(64).default(8),
-    /** Accounts scanned at once. */
-    accountConcurrency: z.number().int().min(1).max(64).default(4),
-    /** Remediation's key count in auto mode: above this many users, count from the credential report. */
-    reportThreshold: z.number().int().min(0).default(200),
-  })
-  .strict();
 
 const accountEntry = z.union([
   z
@@ -247,5 +232,4 @@ export type AccountEntry = z.infer<typeof accountEntry>;
 export type ExceptionEntry = z.infer<typeof exceptionEntry>;
 export type OwnerEntry = z.infer<typeof owner>;
 export type ChecksConfig = Config["checks"];
-export type AwsSettings = z.infer<typeof awsSchema>;
 export type ServeConfig = Config["serve"];

@@ -1,4 +1,4 @@
-import type { AllowlistSet } from "../allowlist/config.js";
+import type { AllowlistSet } from "../allowlist/set.js";
 import type { EventCheck, EventEnv, PrefilterHeader } from "../checks/check.js";
 import { eventChecks } from "../checks/registry.js";
 import type { Config } from "../config/schema.js";

@@ -1,5 +1,6 @@
 import type { DeliveryReport as DeliverySummary } from "../actions/notify/deliver.js";
-import { type AllowlistSet, loadAllowlists } from "../allowlist/config.js";
+import { loadAllowlists } from "../allowlist/config.js";
+import type { AllowlistSet } from "../allowlist/set.js";
 import type { AccountTarget } from "../cloud/target.js";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";

@@ -10,8 +10,9 @@ import {
   openFamilies,
   parseAllowlist,
 } from "../../src/allowlist/allowlist.js";
-import { accountAllowlists, loadAllowlists, readConfiguredAllowlists } from "../../src/allowlist/config.js";
+import { loadAllowlists, readConfiguredAllowlists } from "../../src/allowlist/config.js";
 import { parseIp } from "../../src/allowlist/ip.js";
+import { accountAllowlists } from "../../src/allowlist/set.js";
 import { UserError } from "../../src/errors.js";
 
 const list = (text: string, name = "t") => {

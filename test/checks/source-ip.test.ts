@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Allowlist, parseAllowlist } from "../../src/allowlist/allowlist.js";
-import { accountAllowlists } from "../../src/allowlist/config.js";
+import { accountAllowlists } from "../../src/allowlist/set.js";
 import {
   actorOf,
   isAwsServiceSource,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../src/allowlist/allowlist.js";
-import type { AllowlistSet } from "../../src/allowlist/config.js";
+import type { AllowlistSet } from "../../src/allowlist/set.js";
 import { CHECKS } from "../../src/checks/registry.js";
 import { configSchema } from "../../src/config/schema.js";
 import { enabledEventChecks, eventHeaderFilter } from "../../src/engine/events.js";

@@ -1,6 +1,6 @@
 import type { Finding } from "../../model/finding.js";
 import type { OutboxItem } from "../../model/outbox.js";
-import type { Recipients } from "./owners.js";
+import type { Recipients } from "../../model/recipients.js";
 
 /** The part of a pino logger the notifiers use. */
 export interface NotifyLog {

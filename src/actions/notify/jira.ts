@@ -13,8 +13,8 @@ import {
   jiraSummary,
   type MessageOptions,
 } from "./messages.js";
-import type { jiraSettings } from "./registry.js";
 import { asDeliveryError, isRetryableStatus, parseRetryAfter } from "./retry.js";
+import type { jiraSettings } from "./settings.js";
 
 export type JiraSettings = z.infer<typeof jiraSettings>;
 

@@ -5,29 +5,10 @@ import { z } from "zod";
 import type { Config, OwnerEntry } from "../../config/schema.js";
 import { UserError } from "../../errors.js";
 import type { Finding } from "../../model/finding.js";
-
-/** How to reach one person. */
-export interface Contact {
-  slack?: string | undefined;
-  email?: string | undefined;
-  jiraAccountId?: string | undefined;
-}
+import type { Contact, Recipients } from "../../model/recipients.js";
 
 /** IAM user name (or "<account id>/<user name>" for one account) → contact. */
 export type OwnerMap = Record<string, Contact>;
-
-/** Who hears about one finding. */
-export interface Recipients {
-  /** The IAM user behind the finding, when known, with whatever contact the mapping or tags give. */
-  user?: (Contact & { name: string }) | undefined;
-  /** Slack channels: the account's owners, else the global owners, else notify.slack.channel. */
-  slack: string[];
-  email: string[];
-  jiraProject?: string | undefined;
-  /** Candidates in order (account ids, user names or emails); the first that resolves is used. */
-  jiraAssignees: string[];
-  jiraParent?: string | undefined;
-}
 
 const contactSchema = z
   .object({

@@ -3,7 +3,7 @@ import type { Finding, Severity } from "../../model/finding.js";
 import type { Channel } from "./channel.js";
 import { postJson } from "./http.js";
 import { jiraBrowseUrl, messageFields, pagerdutySummary, publicFinding } from "./messages.js";
-import type { pagerdutySettings } from "./registry.js";
+import type { pagerdutySettings } from "./settings.js";
 
 export type PagerDutySettings = z.infer<typeof pagerdutySettings>;
 

@@ -1,8 +1,9 @@
-import { z } from "zod";
-import type { AwsSettings } from "../../config/schema.js";
-import { type Finding, SEVERITIES, severityRank } from "../../model/finding.js";
+import type { z } from "zod";
+import type { AwsSettings } from "../../config/aws.js";
+import { type Finding, severityRank } from "../../model/finding.js";
 import type { NotifyEvent } from "../../model/outbox.js";
 import type { Channel } from "./channel.js";
+import { jiraSettings, pagerdutySettings, slackSettings, snsSettings, webhookSettings } from "./settings.js";
 
 // Every notification channel, one object each: its `notify.<name>` settings, which finding events
 // it takes, its re-notify window and how to build it. The config schema, the router
@@ -44,7 +45,6 @@ export interface ChannelDef<S extends z.ZodType = z.ZodType> {
 
 const define = <S extends z.ZodType>(def: ChannelDef<S>) => def;
 
-const severity = z.enum(SEVERITIES);
 const ALL: readonly NotifyEvent[] = [
   "opened",
   "reopened",
@@ -53,56 +53,6 @@ const ALL: readonly NotifyEvent[] = [
   "remediated",
   "resolved",
 ];
-
-export const slackSettings = z
-  .object({
-    enabled: z.boolean().default(true),
-    token: z.string().optional(),
-    webhookUrl: z.url().optional(),
-    channel: z.string().optional(),
-    dmOwners: z.boolean().default(true),
-    renotifyHours: z.number().min(0).default(24),
-    apiUrl: z.url().optional(),
-  })
-  .strict();
-
-export const jiraSettings = z
-  .object({
-    enabled: z.boolean().default(true),
-    url: z.url(),
-    email: z.string().optional(),
-    token: z.string(),
-    apiVersion: z.union([z.literal(2), z.literal(3)]).default(3),
-    project: z.string().optional(),
-    issueType: z.string().default("Task"),
-    labels: z.array(z.string()).default(["iamwarden"]),
-    parent: z.string().optional(),
-    onReopen: z.enum(["reopen", "recreate"]).default("reopen"),
-  })
-  .strict();
-
-export const pagerdutySettings = z
-  .object({
-    enabled: z.boolean().default(true),
-    routingKey: z.string(),
-    routingKeys: z.record(z.string(), z.string()).default({}),
-    minSeverity: severity.default("high"),
-    url: z.url().default("https://events.pagerduty.com/v2/enqueue"),
-  })
-  .strict();
-
-export const snsSettings = z
-  .object({ enabled: z.boolean().default(true), topicArn: z.string().startsWith("arn:") })
-  .strict();
-
-export const webhookSettings = z
-  .object({
-    enabled: z.boolean().default(true),
-    url: z.url(),
-    secret: z.string().optional(),
-    timeoutMs: z.number().int().min(100).default(10_000),
-  })
-  .strict();
 
 export const channelRegistry = {
   slack: define({

@@ -18,8 +18,8 @@ import {
   transientError,
 } from "./channel.js";
 import { type SlackMessage, slackMessage } from "./messages.js";
-import type { slackSettings } from "./registry.js";
 import { asDeliveryError, httpError } from "./retry.js";
+import type { slackSettings } from "./settings.js";
 
 export type SlackSettings = z.infer<typeof slackSettings>;
 

@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { z } from "zod";
 import { awsClientFactory } from "../../cloud/aws/clients.js";
-import type { AwsSettings } from "../../config/schema.js";
+import type { AwsSettings } from "../../config/aws.js";
 import { type Channel, DeliveryError } from "./channel.js";
 import { machineMessage, snsSubject } from "./messages.js";
-import type { snsSettings } from "./registry.js";
+import type { snsSettings } from "./settings.js";
 
 export type SnsSettings = z.infer<typeof snsSettings>;
 

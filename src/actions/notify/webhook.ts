@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Channel } from "./channel.js";
 import { postJson } from "./http.js";
 import { machineMessage } from "./messages.js";
-import type { webhookSettings } from "./registry.js";
+import type { webhookSettings } from "./settings.js";
 
 export type WebhookSettings = z.infer<typeof webhookSettings>;
 

@@ -3,8 +3,8 @@ import { type Allowlist, contains, describeOpen, mergeAllowlists } from "../../a
 import type { AllowlistApplySettings } from "../../allowlist/apply-config.js";
 import { allowlistPolicies } from "../../allowlist/aws-policy.js";
 import { allowlistCidrs } from "../../allowlist/cidr.js";
-import { type AllowlistSet, listNamesFor } from "../../allowlist/config.js";
 import { parseIp } from "../../allowlist/ip.js";
+import { type AllowlistSet, listNamesFor } from "../../allowlist/set.js";
 import { judgeAllowlistDrift } from "../../checks/allowlist-drift.js";
 import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { IbmIamClient } from "../../cloud/ibm/iam.js";

@@ -6,7 +6,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { STSClient } from "@aws-sdk/client-sts";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
-import type { Config } from "../../config/schema.js";
+import type { AwsSettings } from "../../config/aws.js";
 import type { AccountTarget } from "../target.js";
 
 export interface AwsClients {
@@ -17,8 +17,6 @@ export interface AwsClients {
   sns: SNSClient;
   organizations: OrganizationsClient;
 }
-
-type AwsSettings = Config["aws"];
 
 /**
  * SDK settings every client shares: the SDK's adaptive retry (client-side rate limiting and

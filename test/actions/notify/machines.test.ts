@@ -3,7 +3,7 @@ import { type ChannelContext, DeliveryError, silentLog } from "../../../src/acti
 import { pagerdutyChannel } from "../../../src/actions/notify/pagerduty.js";
 import { snsChannel } from "../../../src/actions/notify/sns.js";
 import { signature, webhookChannel } from "../../../src/actions/notify/webhook.js";
-import { awsSchema } from "../../../src/config/schema.js";
+import { awsSchema } from "../../../src/config/aws.js";
 import type { Finding } from "../../../src/model/finding.js";
 import type { OutboxItem } from "../../../src/model/outbox.js";
 import { startFakePagerDuty } from "../../support/fake-apis/pagerduty.js";

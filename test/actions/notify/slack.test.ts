@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChannelContext } from "../../../src/actions/notify/channel.js";
 import { DeliveryError, silentLog } from "../../../src/actions/notify/channel.js";
-import type { Recipients } from "../../../src/actions/notify/owners.js";
 import { slackChannel } from "../../../src/actions/notify/slack.js";
 import type { Finding } from "../../../src/model/finding.js";
 import type { OutboxItem } from "../../../src/model/outbox.js";
+import type { Recipients } from "../../../src/model/recipients.js";
 import { type FakeSlack, startFakeSlack } from "../../support/fake-apis/slack.js";
 
 const NOW = new Date("2026-05-01T12:00:00Z");

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/allowlist/allowlist.js";
-import type { AllowlistSet } from "../../../src/allowlist/config.js";
+import type { AllowlistSet } from "../../../src/allowlist/set.js";
 import { type Config, configSchema } from "../../../src/config/schema.js";
 import { eventHeaderFilter, type FindingChange, runEventChecks } from "../../../src/engine/events.js";
 import { noRoutes, routerFromConfig } from "../../../src/engine/routing.js";
