@@ -8,8 +8,9 @@ import { jiraSettings, pagerdutySettings, slackSettings, snsSettings, webhookSet
 // Every notification channel, one object each: its `notify.<name>` settings, which finding events
 // it takes, its re-notify window and how to build it. The config schema, the router
 // (engine/routing.ts) and delivery (channels.ts) all read this list; a new channel is one more
-// entry here and its implementation file. Implementations load lazily: a command that only
-// routes (or only lists findings) does not pay for the Slack, Jira and AWS clients.
+// entry here, its settings schema (settings.ts) and its implementation file. Implementations load
+// lazily: a command that only routes (or only lists findings) does not pay for the Slack, Jira and
+// AWS clients.
 
 /** What a channel implementation may need beyond its own settings. */
 export interface ChannelDeps {
