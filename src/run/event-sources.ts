@@ -19,6 +19,8 @@ export interface ReplayOptions extends TimeWindow {
   workers?: number | undefined;
   /** Read S3 objects an earlier replay read, too (incremental replays leave them out). */
   full?: boolean | undefined;
+  /** Keep idle worker threads for the next replay in this process (a `worker` taking job after job). */
+  keepWorkers?: boolean | undefined;
   /** What `-` reads. */
   stdin?: Readable | undefined;
   /** Stored bytes read, as they arrive (progress). */
@@ -94,6 +96,7 @@ export function replaySource(
     });
     return readEventBatchesPooled(discovered, {
       workers: opts.workers,
+      keepWorkers: opts.keepWorkers,
       filter,
       concurrency: opts.concurrency,
       since: opts.since,

@@ -131,6 +131,7 @@ export async function replayJob(
     until: job.until ? new Date(job.until) : undefined,
     concurrency: 4,
     full: job.full,
+    keepWorkers: true,
   });
   let listing: string | undefined;
   const r = await runEvents(ctx, source, {

@@ -18,6 +18,11 @@ export interface PoolOptions extends ReadOptions {
   workers?: number | undefined;
   /** How workers build the pre-filter (functions cannot cross threads); `select` is used in this thread. */
   filter?: FilterSpec | undefined;
+  /**
+   * Keep worker threads left idle a minute for the next replay in this process (a `worker` takes
+   * one job after another); otherwise they are stopped when the replay ends.
+   */
+  keepWorkers?: boolean | undefined;
   /** Fewer files than this (and fewer bytes than minBytes) are read in this thread: not worth a pool. */
   minFiles?: number | undefined;
 }
@@ -97,9 +102,9 @@ function startWorker(url: string): Worker {
 }
 
 /**
- * Workers left idle by a replay, kept a minute for the next one in this process: a `worker` takes
- * one account/region/day job after another, and starting threads for each cost a third of a
- * second per job. Idle workers do not keep the process alive.
+ * Workers left idle by a replay that asked to keep them (keepWorkers), for the next one in this
+ * process: a `worker` takes one account/region/day job after another, and starting threads for
+ * each cost a third of a second per job. Kept a minute; idle workers do not keep the process alive.
  */
 const idle: { url: string; w: Worker; onExit: () => void }[] = [];
 const IDLE_MS = 60_000;
@@ -293,8 +298,9 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
     await feeding;
     // A worker with nothing in hand is kept for the next replay; others are stopped.
     for (const p of pool) for (const off of p.detach) off();
-    for (const p of pool) if (!p.busy && !p.broken) keepWorker(url, p.w);
-    await Promise.all(pool.filter((p) => p.busy || p.broken).map((p) => p.w.terminate()));
+    const keep = (p: (typeof pool)[number]) => opts.keepWorkers && !p.busy && !p.broken;
+    for (const p of pool) if (keep(p)) keepWorker(url, p.w);
+    await Promise.all(pool.filter((p) => !keep(p)).map((p) => p.w.terminate()));
   }
   // Too large to read whole in a worker: streamed here, after the rest.
   if (large.length) {

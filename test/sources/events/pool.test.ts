@@ -83,7 +83,13 @@ async function replay(workers: number, wrap = (f: AsyncIterable<InputFile>) => f
   const batches =
     workers === 0
       ? readEventBatches(discovered, { ...opts, concurrency: 1 })
-      : readEventBatchesPooled(discovered, { ...opts, workers, minFiles: 0, filter: filterSpec });
+      : readEventBatchesPooled(discovered, {
+          ...opts,
+          workers,
+          minFiles: 0,
+          filter: filterSpec,
+          keepWorkers: true,
+        });
   try {
     const r = await runEventChecks(batches, config, {
       store,
@@ -122,6 +128,7 @@ describe("replay in worker threads", () => {
       workers: 2,
       minFiles: 0,
       filter: filterSpec,
+      keepWorkers: true,
     });
     expect((await early.next()).done).toBe(false);
     await early.return(undefined);
