@@ -186,8 +186,7 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Detai
   if (!ip) return unjudgeable(e, actor, source, names);
   if (containsParsed(merged, ip)) return undefined;
 
-  const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
-  const keyId = e.principal.accessKeyId;
+  const { who, keyId, resource, details } = subject(e, actor, e.sourceIp, names);
   const lists = names.join(", ");
   const suggested = actor === "service-credential" ? suggestList(e.sourceIp, names, s.lists) : undefined;
   const file = suggested ? s.lists.get(suggested)?.file : undefined;
@@ -208,25 +207,13 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Detai
   return {
     check: "source-ip",
     account: e.account,
-    // Credentials are judged per key (the fix is per key); people per identity.
-    resource:
-      actor === "service-credential"
-        ? (keyId ?? `${e.principal.id ?? who}#apikey`)
-        : (e.principal.arn ?? `${e.principal.type}/${who}`),
+    resource,
     owner: who,
     severity: severityOf(actor, e),
     title: `${what[0]!.toUpperCase()}${what.slice(1)} from ${e.sourceIp}, outside the allowlists`,
     details: {
-      actor,
-      username: who,
-      principalType: e.principal.type,
-      principalArn: e.principal.arn,
-      ...(keyId ? { keyId } : {}),
+      ...details,
       ...(e.principal.mfa !== undefined ? { mfa: e.principal.mfa } : {}),
-      sourceIp: e.sourceIp,
-      sourceIps: [e.sourceIp],
-      addressesSeen: { [e.sourceIp]: e.time.toISOString() },
-      allowlists: names,
       ...(suggested ? { suggestedList: suggested, suggestedEntry: entry } : {}),
       advice,
     },
@@ -234,10 +221,34 @@ export function judgeSourceIp(e: IamEvent, s: SourceIpSettings): Candidate<Detai
   };
 }
 
-/** A finding for an event whose source address cannot be parsed, so no allowlist can judge it. */
-function unjudgeable(e: IamEvent, actor: Actor, source: string, names: string[]): Candidate<Details> {
+/**
+ * Who a finding is about and what every source-ip finding holds: credentials are judged per key
+ * (the fix is per key), people per identity.
+ */
+function subject(e: IamEvent, actor: Actor, source: string, names: string[]) {
   const who = e.principal.name ?? e.principal.arn ?? e.principal.id ?? "unknown principal";
   const keyId = e.principal.accessKeyId;
+  const resource =
+    actor === "service-credential"
+      ? (keyId ?? `${e.principal.id ?? who}#apikey`)
+      : (e.principal.arn ?? `${e.principal.type}/${who}`);
+  const details = {
+    actor,
+    username: who,
+    principalType: e.principal.type,
+    principalArn: e.principal.arn,
+    ...(keyId ? { keyId } : {}),
+    sourceIp: source,
+    sourceIps: [source],
+    addressesSeen: { [source]: e.time.toISOString() },
+    allowlists: names,
+  };
+  return { who, keyId, resource, details };
+}
+
+/** A finding for an event whose source address cannot be parsed, so no allowlist can judge it. */
+function unjudgeable(e: IamEvent, actor: Actor, source: string, names: string[]): Candidate<Details> {
+  const { who, keyId, resource, details } = subject(e, actor, source, names);
   const shown = source === "" ? "an empty address" : JSON.stringify(source);
   const what =
     actor === "human"
@@ -246,25 +257,14 @@ function unjudgeable(e: IamEvent, actor: Actor, source: string, names: string[])
   return {
     check: "source-ip",
     account: e.account,
-    resource:
-      actor === "service-credential"
-        ? (keyId ?? `${e.principal.id ?? who}#apikey`)
-        : (e.principal.arn ?? `${e.principal.type}/${who}`),
+    resource,
     owner: who,
     // Treated as outside every list, one step up: a forged or mangled address is itself news.
     severity: e.outcome === "success" ? "high" : "medium",
     title: `${what} from ${shown}, which is not an IP address: the allowlists cannot judge it`,
     details: {
-      actor,
-      username: who,
-      principalType: e.principal.type,
-      principalArn: e.principal.arn,
-      ...(keyId ? { keyId } : {}),
-      sourceIp: source,
-      sourceIps: [source],
-      addressesSeen: { [source]: e.time.toISOString() },
+      ...details,
       unparseableSource: true,
-      allowlists: names,
       advice: `The record's source address ${shown} is not an IP address iamwarden can check against the allowlists (${names.join(", ")}); look at the raw record (event ${e.eventId}) to see where the call came from.`,
     },
     events: [eventSummary(e)],
