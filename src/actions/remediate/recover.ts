@@ -7,7 +7,7 @@ import type { AuditEntry } from "../../model/audit.js";
 import type { Store } from "../../store/store.js";
 import { markRemediated } from "./finding-changes.js";
 import { actionOfAudit } from "./registry.js";
-import type { VerifySettings } from "./types.js";
+import { entryContext, type VerifySettings } from "./types.js";
 
 // A process killed between an IAM call and its audit record leaves the entry `pending`: the call
 // may or may not have happened. The next run reads the account, completes the entry with what it
@@ -82,22 +82,7 @@ export async function recoverPending(
     let made: boolean;
     let observed: Record<string, unknown>;
     try {
-      const c = await deps.clientsFor(entry.account);
-      ({ made, observed } = await action.recover(
-        {
-          iam: c.iam,
-          partition: c.partition,
-          store: deps.store,
-          account: entry.account,
-          runId: deps.runId,
-          actor: deps.actor,
-          now: deps.now,
-          findingId: entry.findingId,
-          verify: deps.verify,
-          config: deps.config,
-        },
-        entry,
-      ));
+      ({ made, observed } = await action.recover(await entryContext(deps, entry), entry));
     } catch (e) {
       out.push({ ...base, result: "pending", message: `cannot read the account: ${describeAwsError(e)}` });
       continue;

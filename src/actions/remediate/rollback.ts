@@ -8,7 +8,7 @@ import type { Store } from "../../store/store.js";
 import type { Confirm } from "./confirm.js";
 import { holdAfterRollback } from "./finding-changes.js";
 import { actionOfAudit, REMEDIATION_ACTIONS } from "./registry.js";
-import type { ActionContext, RollbackResult, VerifySettings } from "./types.js";
+import { entryContext, type RollbackResult, type VerifySettings } from "./types.js";
 
 // Rollback reads the audit log and undoes exactly what it says was done, newest first, then
 // puts on hold the findings whose remediation was fully undone: suppressed, so that no scheduled
@@ -136,19 +136,7 @@ export async function rollbackEntries(deps: RollbackDeps, entries: AuditEntry[])
         if (answer === "all") all = true;
       }
       try {
-        const c = await deps.clientsFor(entry.account);
-        const ctx: ActionContext = {
-          iam: c.iam,
-          partition: c.partition,
-          store: deps.store,
-          account: entry.account,
-          runId: deps.runId,
-          actor: deps.actor,
-          now: deps.now,
-          findingId: entry.findingId,
-          verify: deps.verify,
-          config: deps.config,
-        };
+        const ctx = await entryContext(deps, entry);
         const action = actionOfAudit(entry.action);
         result = action
           ? await action.rollback(ctx, entry)

@@ -1,4 +1,5 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
+import type { AccountClients } from "../../cloud/aws/account-clients.js";
 import type { Config } from "../../config/schema.js";
 import type { AuditEntry } from "../../model/audit.js";
 import type { Finding } from "../../model/finding.js";
@@ -27,6 +28,34 @@ export interface ActionContext {
   verify?: VerifySettings | undefined;
   /** The loaded config, for actions whose guards are configured (quarantine-user). */
   config?: Config | undefined;
+}
+
+/** What a run that acts on audit entries (rollback, recovery) holds for every account. */
+export interface EntryRunDeps {
+  store: Store;
+  runId: string;
+  actor: string;
+  now: Date;
+  clientsFor(account: string): Promise<AccountClients>;
+  verify?: VerifySettings | undefined;
+  config?: Config | undefined;
+}
+
+/** The context an action acts on an audit entry's account in. */
+export async function entryContext(deps: EntryRunDeps, entry: AuditEntry): Promise<ActionContext> {
+  const c = await deps.clientsFor(entry.account);
+  return {
+    iam: c.iam,
+    partition: c.partition,
+    store: deps.store,
+    account: entry.account,
+    runId: deps.runId,
+    actor: deps.actor,
+    now: deps.now,
+    findingId: entry.findingId,
+    verify: deps.verify,
+    config: deps.config,
+  };
 }
 
 /** What an action would do, read from the account's current state; nothing is changed. */
