@@ -22,10 +22,9 @@ import type { AwsApplySettings } from "../../allowlist/apply-config.js";
 import { allowedIn, type PolicyPart, retiredDocument } from "../../allowlist/aws-policy.js";
 import { describeAwsError, isNoSuchEntity } from "../../cloud/aws/errors.js";
 import type { AuditEntry } from "../../model/audit.js";
-import type { Store } from "../../store/store.js";
 import { audited } from "./audited.js";
 import { sameDocument } from "./iam-state.js";
-import type { RollbackResult, VerifySettings } from "./types.js";
+import type { ActionContext, RollbackResult } from "./types.js";
 import { rollbackResultOf } from "./types.js";
 
 // allowlist-aws: the policies of allowlist/aws-policy.ts in one account. A changed document is a
@@ -35,15 +34,11 @@ import { rollbackResultOf } from "./types.js";
 
 const MAX_VERSIONS = 5;
 
-export interface AwsAllowlistContext {
-  iam: IAMClient;
-  store: Store;
-  account: string;
-  partition?: string | undefined;
-  runId: string;
-  actor: string;
-  verify?: VerifySettings | undefined;
-}
+/** An action context without a finding: allowlists are applied to accounts, not findings. */
+export type AwsAllowlistContext = Pick<
+  ActionContext,
+  "iam" | "store" | "account" | "partition" | "runId" | "actor" | "verify"
+>;
 
 export type PrincipalKind = "group" | "user" | "role";
 

@@ -1,7 +1,7 @@
 import { DeleteAccessKeyCommand, UpdateAccessKeyCommand } from "@aws-sdk/client-iam";
 import { describeAwsError } from "../../cloud/aws/errors.js";
 import type { AuditEntry } from "../../model/audit.js";
-import { audited } from "./audited.js";
+import { audited, type ChangeOutcome } from "./audited.js";
 import { keyState } from "./iam-state.js";
 import type { ActionContext, Applied, Planned, Recovered, RollbackResult } from "./types.js";
 
@@ -36,6 +36,12 @@ const finish = (planned: Planned, status: Applied["status"], message: string): A
   message,
 });
 
+/** What an audited key change did: failed in AWS's words, or applied (and whether IAM shows it yet). */
+const outcome = (planned: Planned, out: ChangeOutcome<unknown>, message: string): Applied =>
+  out.ok
+    ? { planned, status: "applied", auditIds: [out.auditId], verified: out.verified, message }
+    : { planned, status: "failed", auditIds: [out.auditId], message: describeAwsError(out.error) };
+
 export const deactivateKey = {
   name: "deactivate-key",
 
@@ -67,15 +73,11 @@ export const deactivateKey = {
         return { ok: now?.status === "Inactive", observed: { status: now?.status ?? "absent" } };
       },
     });
-    if (!out.ok)
-      return { planned, status: "failed", auditIds: [out.auditId], message: describeAwsError(out.error) };
-    return {
+    return outcome(
       planned,
-      status: "applied",
-      auditIds: [out.auditId],
-      verified: out.verified,
-      message: out.verified ? "deactivated" : "deactivated (not yet visible in IAM; eventual consistency)",
-    };
+      out,
+      out.verified ? "deactivated" : "deactivated (not yet visible in IAM; eventual consistency)",
+    );
   },
 };
 
@@ -108,15 +110,7 @@ export const deleteKey = {
         return { ok: !now, observed: { status: now?.status ?? "absent" } };
       },
     });
-    if (!out.ok)
-      return { planned, status: "failed", auditIds: [out.auditId], message: describeAwsError(out.error) };
-    return {
-      planned,
-      status: "applied",
-      auditIds: [out.auditId],
-      verified: out.verified,
-      message: "deleted",
-    };
+    return outcome(planned, out, "deleted");
   },
 };
 

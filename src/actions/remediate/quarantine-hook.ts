@@ -1,21 +1,13 @@
 import type { AccountClients } from "../../cloud/aws/account-clients.js";
-import type { Config } from "../../config/schema.js";
 import type { FindingChange, OnFinding } from "../../engine/events.js";
-import type { Router } from "../../engine/routing.js";
-import type { Store } from "../../store/store.js";
-import { runQuarantine } from "./quarantine-run.js";
+import { type QuarantineDeps, runQuarantine } from "./quarantine-run.js";
 
-export interface QuarantineHookDeps {
-  store: Store;
-  config: Config;
-  route: Router;
-  now: Date;
-  runId: string;
-  actor: string;
+/** A quarantine run's dependencies, with each finding's account clients looked up as it comes. */
+export type QuarantineHookDeps = Omit<QuarantineDeps, "clients" | "verify"> & {
   clientsFor: (account: string) => Promise<AccountClients>;
   /** Told what was done (or refused) for each finding, for the run's output. */
   report?: (findingId: string, outcome: string) => void;
-}
+};
 
 // New evidence calls for action. A refreshed finding was handled when it opened, unless nothing
 // was tried then (all its calls had been denied) and a call has succeeded since.
