@@ -205,8 +205,8 @@ async function* pooled(files: AsyncIterable<InputFile>, opts: PoolOptions, count
     batch.push(task);
     bytes += size;
     // Keep every worker fed: a short batch to an idle worker, full ones otherwise.
-    const idle = pool.some((p) => p.busy === 0);
-    if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || idle) send();
+    const someIdle = pool.some((p) => p.busy === 0);
+    if (batch.length >= TASK_FILES || bytes >= TASK_BYTES || someIdle) send();
   };
   for (const p of pool) listen(p, "message", () => send());
   const fetches = new Set<Promise<void>>();

@@ -41,17 +41,3 @@ export function recordPieces(bytes: Buffer): number[] | undefined {
     start = cut + 1;
   }
 }
-
-/** The records of a `{"Records":[…]}` document all at once, or undefined: the cut's specification. */
-export function recordsFromBytes(bytes: Buffer): unknown[] | undefined {
-  const pieces = recordPieces(bytes);
-  if (!pieces) return undefined;
-  const records: unknown[] = new Array(pieces.length / 2);
-  try {
-    for (let i = 0; i < pieces.length; i += 2)
-      records[i / 2] = JSON.parse(bytes.toString("utf8", pieces[i], pieces[i + 1]));
-  } catch {
-    return undefined;
-  }
-  return records;
-}
